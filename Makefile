@@ -1,0 +1,48 @@
+# simplekv — see README.md. Every target works on a machine with only Go.
+GO        ?= go
+PKGS      := ./...
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME  ?= 30s
+CRASH_KILLS ?= 1000
+
+.PHONY: all build test test-short bench bench-go fuzz lint crash clean
+
+all: build test
+
+build:
+	$(GO) build $(PKGS)
+
+## test: vet, then the whole suite with the race detector (what CI runs).
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+## test-short: the quick subset (long variants skipped with -short).
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+## bench: kvbench on its embedded default (temp dir, 1M keys, 16 B keys, 100 B values).
+bench:
+	$(GO) run ./cmd/kvbench
+
+## bench-go: the testing.B benchmarks (benchstat-friendly output).
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./engine/ ./keydir/ ./datafile/
+
+## fuzz: each fuzz target for FUZZTIME.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME) ./datafile/
+	$(GO) test -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME) ./datafile/
+
+## crash: the SIGKILL crash loop with CRASH_KILLS kills (CI runs a short one).
+crash:
+	SIMPLEKV_CRASH_KILLS=$(CRASH_KILLS) $(GO) test -run 'TestCrash' -count=1 -timeout 60m -v ./engine/
+
+## lint: gofmt, vet and staticcheck.
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+clean:
+	$(GO) clean -testcache

@@ -1,0 +1,43 @@
+// Package datafile owns the on-disk format of simplekv's data files: the
+// append-only logs in wal/ (and, after compaction, last_state/). It provides
+// the record encoding, an appending Writer, positional reads, and a Scanner
+// that walks a file and tells a clean end, a torn tail and corruption apart.
+//
+// A data file is a 16-byte header followed by records, back to back:
+//
+//	file header (16 bytes, little endian)
+//	+--------+---------+----------+---------+----------+
+//	| magic  | version | reserved | file id | checksum |
+//	| "SKVD" | u16 = 1 | u16 = 0  | u32     | u32      |
+//	+--------+---------+----------+---------+----------+
+//	checksum = low 32 bits of xxhash64(bytes 0..11)
+//
+//	record (33-byte header, then key, then value)
+//	+----------+------------+-------+---------+---------+-----+--------+-----+-------+
+//	| checksum | header sum | flags | key len | val len | seq | expiry | key | value |
+//	| u32      | u32        | u8    | u32     | u32     | u64 | i64    |     |       |
+//	+----------+------------+-------+---------+---------+-----+--------+-----+-------+
+//	checksum   = low 32 bits of xxhash64(every byte after the checksum field)
+//	header sum = low 32 bits of xxhash64(bytes 8..32: flags through expiry)
+//	flags:   bit 0 tombstone (a delete; the value is empty)
+//	         bit 1 value is snappy-compressed (val len is the stored length)
+//	         other bits must be zero
+//	key len: 1 .. 16 MiB; val len: < 2 GiB
+//	seq:     the record's sequence number (< 2^63); the highest seq of a key wins
+//	expiry:  unix nanoseconds after which the record is dead; 0 = never
+//
+// The header sum lets a scan tell a damaged length field (corruption) from a
+// record that a crash cut short (a torn tail): a torn append leaves an intact
+// header whose body runs past the end of the file, or a half-written header
+// followed only by zeros.
+//
+// Lengths are validated against the bytes left in the file and against the
+// format limits before anything is allocated, so a damaged length can never
+// trigger a huge allocation.
+//
+// How a scan ends: at the exact end of the file (clean); at a record whose
+// intact header says it runs past the end of the file, or at a damaged record
+// after which the file holds only zero bytes (torn: a write that never
+// completed; the caller may truncate); or at a damaged record followed by
+// non-zero bytes (corrupt: an error naming the file and offset).
+package datafile

@@ -1,0 +1,161 @@
+package datafile
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestFileHeaderRoundTrip(t *testing.T) {
+	for _, id := range []uint32{0, 1, 42, 1<<32 - 1} {
+		b := EncodeFileHeader(id)
+		require.Len(t, b, FileHeaderSize)
+		got, err := DecodeFileHeader("f", b)
+		require.NoError(t, err)
+		require.Equal(t, id, got)
+	}
+}
+
+func TestFileHeaderDamage(t *testing.T) {
+	good := EncodeFileHeader(7)
+	for i := range FileHeaderSize {
+		b := bytes.Clone(good)
+		b[i] ^= 0x40
+		_, err := DecodeFileHeader("f", b)
+		require.Error(t, err, "flipped byte %d accepted", i)
+	}
+	_, err := DecodeFileHeader("f", good[:10])
+	require.ErrorIs(t, err, ErrCorrupt)
+}
+
+func TestFileHeaderUnknownVersion(t *testing.T) {
+	b := EncodeFileHeader(3)
+	b[4] = 9 // version 9, then fix the checksum so only the version is wrong
+	copy(b[12:], le32(checksum(b[:12])))
+	_, err := DecodeFileHeader("path/x.data", b)
+	require.ErrorIs(t, err, ErrVersion)
+	require.NotErrorIs(t, err, ErrCorrupt)
+	require.Contains(t, err.Error(), "path/x.data")
+}
+
+func le32(v uint32) []byte { return []byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)} }
+
+func TestRecordRoundTrip(t *testing.T) {
+	compressible := bytes.Repeat([]byte("abcd"), 100)
+	random := make([]byte, 300)
+	for i := range random {
+		random[i] = byte(rand.Uint32())
+	}
+	cases := []struct {
+		name       string
+		key, value []byte
+		tombstone  bool
+		compress   bool
+		wantComp   bool
+	}{
+		{"empty value", []byte("k"), []byte{}, false, true, false},
+		{"binary key", []byte("a\x00b\n\t\xff\xfe"), []byte("v"), false, true, false},
+		{"compressible", []byte("key"), compressible, false, true, true},
+		{"compressible but off", []byte("key"), compressible, false, false, false},
+		{"incompressible", []byte("key"), random, false, true, false},
+		{"tombstone", []byte("gone"), nil, true, true, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var scratch []byte
+			// Every header field non-zero.
+			b, err := AppendRecord([]byte("prefix"), 0x0102030405060708, 0x1112131415161718, c.tombstone, c.key, c.value, c.compress, &scratch)
+			require.NoError(t, err)
+			require.Equal(t, "prefix", string(b[:6]))
+			rec, err := DecodeRecord("f", 6, b[6:])
+			require.NoError(t, err)
+			require.Equal(t, uint64(0x0102030405060708), rec.Seq)
+			require.Equal(t, int64(0x1112131415161718), rec.Expiry)
+			require.Equal(t, c.tombstone, rec.Tombstone)
+			require.Equal(t, c.key, rec.Key)
+			require.Equal(t, c.wantComp, rec.Compressed)
+			if c.tombstone {
+				require.Empty(t, rec.Value)
+			} else {
+				require.Equal(t, c.value, rec.Value)
+				require.NotNil(t, rec.Value)
+			}
+			if c.wantComp {
+				require.Less(t, len(b)-6, RecordHeaderSize+len(c.key)+len(c.value))
+			}
+		})
+	}
+}
+
+func TestRecordEveryByteCovered(t *testing.T) {
+	b, err := AppendRecord(nil, 5, 6, false, []byte("key"), []byte("value"), false, nil)
+	require.NoError(t, err)
+	for i := range b {
+		for _, mask := range []byte{0x01, 0x80} {
+			d := bytes.Clone(b)
+			d[i] ^= mask
+			_, err := DecodeRecord("f", 100, d)
+			require.ErrorIs(t, err, ErrCorrupt, "flip at %d not detected", i)
+			var ce *CorruptError
+			require.True(t, errors.As(err, &ce))
+			require.Equal(t, int64(100), ce.Offset)
+		}
+	}
+}
+
+func TestAppendEncodedRejects(t *testing.T) {
+	_, err := AppendEncoded(nil, 1, 0, 0, nil, []byte("v"))
+	require.ErrorIs(t, err, ErrInvalid)
+	_, err = AppendEncoded(nil, 1, 0, FlagTombstone, []byte("k"), []byte("v"))
+	require.ErrorIs(t, err, ErrInvalid)
+	_, err = AppendEncoded(nil, 1, 0, 0x80, []byte("k"), nil)
+	require.ErrorIs(t, err, ErrInvalid)
+	_, err = AppendEncoded(nil, 1<<63, 0, 0, []byte("k"), nil)
+	require.ErrorIs(t, err, ErrInvalid)
+	_, err = AppendEncoded(nil, 1, 0, 0, make([]byte, MaxKeyLen+1), nil)
+	require.ErrorIs(t, err, ErrInvalid)
+}
+
+func TestDecodeRejectsHugeLengthsWithoutAllocating(t *testing.T) {
+	b, err := AppendRecord(nil, 1, 0, false, []byte("k"), []byte("v"), false, nil)
+	require.NoError(t, err)
+	copy(b[13:], le32(0x7fffff00)) // value length far beyond the buffer
+	copy(b[4:], le32(checksum(b[8:RecordHeaderSize])))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = DecodeRecord("f", 0, b)
+	runtime.ReadMemStats(&after)
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "decoding a bad length allocated")
+}
+
+func FuzzDecodeRecord(f *testing.F) {
+	for _, v := range [][]byte{nil, {}, []byte("x"), bytes.Repeat([]byte("ab"), 64)} {
+		b, _ := AppendRecord(nil, 9, 3, false, []byte("key"), v, true, nil)
+		f.Add(b)
+	}
+	b, _ := AppendRecord(nil, 9, 0, true, []byte("key"), nil, true, nil)
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rec, err := DecodeRecord("f", 0, data)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v does not match ErrCorrupt", err)
+			}
+			return
+		}
+		// A record that decodes must re-encode to the same bytes (when it
+		// was not compressed: snappy output is not canonical).
+		if !rec.Compressed {
+			h := DecodeHeader(data)
+			again, err := AppendEncoded(nil, rec.Seq, rec.Expiry, h.Flags, rec.Key, rec.Value)
+			if err != nil || !bytes.Equal(again, data) {
+				t.Fatalf("re-encode mismatch: %v", err)
+			}
+		}
+	})
+}

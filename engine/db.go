@@ -1,0 +1,245 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/simplekv/simplekv/datafile"
+	"github.com/simplekv/simplekv/internal/cache"
+	"github.com/simplekv/simplekv/internal/vfs"
+	"github.com/simplekv/simplekv/keydir"
+)
+
+// Names inside a DB directory.
+const (
+	lockFile     = "LOCK"
+	walDir       = "wal"
+	lastStateDir = "last_state"
+)
+
+// DB is an open simplekv database. It is safe for concurrent use.
+type DB struct {
+	dir  string
+	opts Options
+	fs   vfs.FS
+	log  *slog.Logger
+	lock io.Closer
+
+	kd    *keydir.Keydir
+	cache *cache.Cache
+	files fileTable
+	fds   fdCache
+
+	// wmu guards the write path: the active writer, sequence numbers and
+	// group-commit state. syncCond (on wmu) wakes writers waiting for a
+	// sync.
+	wmu      sync.Mutex
+	syncCond *sync.Cond
+	w        *datafile.Writer
+	seq      uint64
+	appended uint64 // bytes of records appended since Open (log position)
+	synced   uint64 // log position known durable
+	syncing  bool   // a group-commit leader is in fsync
+	writeErr error  // sticky: set after a failed write or sync
+
+	active atomic.Pointer[datafile.Writer] // for lock-free reads of flushed data
+	closed atomic.Bool
+
+	bgStop chan struct{}
+	bgDone chan struct{}
+
+	st stats
+}
+
+// Open opens (creating if needed) the database in dir. Only one DB may have
+// a directory open at a time: a second Open, from this process or another,
+// fails with ErrLocked. Open recovers the keydir from the data files; see the
+// package documentation for how torn and corrupt files are treated.
+func Open(dir string, opts Options) (*DB, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	db := &DB{
+		dir:   dir,
+		opts:  opts,
+		fs:    opts.FS,
+		log:   opts.Logger.With("db", dir),
+		kd:    keydir.New(),
+		cache: cache.New(opts.CacheSize),
+	}
+	db.syncCond = sync.NewCond(&db.wmu)
+	db.files.init()
+	db.fds.max = opts.MaxOpenFiles
+	if err := db.prepareDir(); err != nil {
+		return nil, err
+	}
+	lock, err := db.fs.Lock(filepath.Join(dir, lockFile))
+	if err != nil {
+		if errors.Is(err, vfs.ErrLocked) {
+			return nil, fmt.Errorf("%w: %s is already open (LOCK held)", ErrLocked, dir)
+		}
+		return nil, fmt.Errorf("simplekv: lock %s: %w", dir, err)
+	}
+	db.lock = lock
+	start := time.Now()
+	nextID, err := db.recover()
+	if err == nil {
+		err = db.startWriter(nextID)
+	}
+	if err != nil {
+		_ = db.files.closeAll()
+		_ = lock.Close()
+		return nil, err
+	}
+	db.st.recoveryDuration = time.Since(start)
+	db.log.Info("simplekv: opened", "keys", db.kd.Len(), "files", db.files.len(),
+		"recovery", db.st.recoveryDuration, "torn_bytes", db.st.tornBytes)
+	if !opts.SyncWrites {
+		db.bgStop, db.bgDone = make(chan struct{}), make(chan struct{})
+		go db.background()
+	}
+	return db, nil
+}
+
+// prepareDir creates dir, wal/ and last_state/ as needed and makes the new
+// directory entries durable. Errors name the path and the cause (for
+// example a permission problem, or a file in the way).
+func (db *DB) prepareDir() error {
+	for _, d := range []string{db.dir, filepath.Join(db.dir, walDir), filepath.Join(db.dir, lastStateDir)} {
+		fi, err := db.fs.Stat(d)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("simplekv: %s exists and is not a directory", d)
+			}
+			continue
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("simplekv: cannot use %s: %w", d, err)
+		}
+		if err := db.fs.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("simplekv: cannot create %s: %w", d, err)
+		}
+		if err := db.fs.SyncDir(filepath.Dir(d)); err != nil {
+			return fmt.Errorf("simplekv: cannot sync %s: %w", filepath.Dir(d), err)
+		}
+	}
+	return nil
+}
+
+// startWriter creates the active data file id and makes its header and
+// directory entry durable before any record in it can be acknowledged.
+func (db *DB) startWriter(id uint32) error {
+	path := walPath(db.dir, id)
+	w, err := datafile.Create(db.fs, path, id)
+	if err != nil {
+		return fmt.Errorf("simplekv: %w", err)
+	}
+	if err := w.Sync(); err != nil {
+		_ = w.Close()
+		return fmt.Errorf("simplekv: %w", err)
+	}
+	if err := db.fs.SyncDir(filepath.Dir(path)); err != nil {
+		_ = w.Close()
+		return fmt.Errorf("simplekv: sync %s: %w", filepath.Dir(path), err)
+	}
+	if err := db.addReader(id, path); err != nil {
+		_ = w.Close()
+		return err
+	}
+	db.w = w
+	db.active.Store(w)
+	db.st.diskBytes.Add(w.Size())
+	return nil
+}
+
+// addReader makes data file id readable.
+func (db *DB) addReader(id uint32, path string) error {
+	mapLen := 0
+	if !db.opts.DisableMmap {
+		mapLen = int(db.opts.MaxFileSize)
+		if fi, err := db.fs.Stat(path); err == nil && fi.Size() > int64(mapLen) {
+			mapLen = int(fi.Size())
+		}
+	}
+	r, err := datafile.OpenReader(db.fs, path, mapLen)
+	if err != nil {
+		return fmt.Errorf("simplekv: %w", err)
+	}
+	db.files.add(&dataFile{id: id, path: path, r: r})
+	return nil
+}
+
+// Close flushes and syncs buffered writes, closes every file and releases
+// the directory lock. Close is idempotent; every other method returns
+// ErrClosed afterwards. If the final sync fails, Close still releases
+// everything and returns the error: writes not yet synced may be lost.
+func (db *DB) Close() error {
+	db.wmu.Lock()
+	if db.closed.Load() {
+		db.wmu.Unlock()
+		return nil
+	}
+	db.closed.Store(true)
+	db.syncCond.Broadcast()
+	db.wmu.Unlock()
+	if db.bgStop != nil {
+		close(db.bgStop)
+		<-db.bgDone
+	}
+	db.wmu.Lock()
+	for db.syncing {
+		db.syncCond.Wait()
+	}
+	var errs []error
+	if db.writeErr == nil {
+		if err := db.w.Sync(); err != nil {
+			errs = append(errs, err)
+		} else {
+			db.synced = db.appended
+		}
+	}
+	errs = append(errs, db.w.Close())
+	db.active.Store(nil)
+	db.wmu.Unlock()
+	errs = append(errs, db.files.closeAll(), db.lock.Close())
+	return errors.Join(errs...)
+}
+
+// background flushes the write buffer every FlushInterval and syncs every
+// SyncInterval (non-synced DBs only).
+func (db *DB) background() {
+	defer close(db.bgDone)
+	t := time.NewTicker(db.opts.FlushInterval)
+	defer t.Stop()
+	lastSync := time.Now()
+	for {
+		select {
+		case <-db.bgStop:
+			return
+		case now := <-t.C:
+			if db.opts.SyncInterval > 0 && now.Sub(lastSync) >= db.opts.SyncInterval {
+				lastSync = now
+				if err := db.Sync(); err != nil && !errors.Is(err, ErrClosed) {
+					db.log.Error("simplekv: background sync failed", "err", err)
+				}
+				continue
+			}
+			db.wmu.Lock()
+			if db.writeErr == nil && !db.closed.Load() && db.w.Buffered() > 0 {
+				if err := db.w.Flush(); err != nil {
+					db.failLocked(err)
+					db.log.Error("simplekv: background flush failed", "err", err)
+				}
+			}
+			db.wmu.Unlock()
+		}
+	}
+}

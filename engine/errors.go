@@ -1,0 +1,41 @@
+package engine
+
+import (
+	"errors"
+
+	"github.com/simplekv/simplekv/datafile"
+)
+
+// Errors returned by DB methods. Each may be wrapped with context; compare
+// with errors.Is.
+var (
+	// ErrNotFound is returned by Get when the key has no live value.
+	ErrNotFound = errors.New("simplekv: key not found")
+	// ErrClosed is returned by every method called after Close.
+	ErrClosed = errors.New("simplekv: database closed")
+	// ErrEmptyKey is returned for a nil or empty key.
+	ErrEmptyKey = errors.New("simplekv: empty key")
+	// ErrKeyTooLarge is returned for a key longer than Options.MaxKeySize.
+	ErrKeyTooLarge = errors.New("simplekv: key too large")
+	// ErrValueTooLarge is returned for a value longer than
+	// Options.MaxValueSize.
+	ErrValueTooLarge = errors.New("simplekv: value too large")
+	// ErrLocked is returned by Open when another DB (in this process or
+	// another) has the directory open.
+	ErrLocked = errors.New("simplekv: directory locked by another process or DB")
+	// ErrCorrupt is returned when a data file fails its checksums outside
+	// the torn tail of the newest file. The error names file and offset.
+	ErrCorrupt = datafile.ErrCorrupt
+	// ErrVersion is returned by Open for a file of an unknown format
+	// version.
+	ErrVersion = datafile.ErrVersion
+	// ErrInvalidOptions is returned by Open (and Options.Validate) for
+	// options out of range; the message lists every problem.
+	ErrInvalidOptions = errors.New("simplekv: invalid options")
+	// ErrWriteFailed is returned by every write after a write or fsync of
+	// a data file failed. After a failed fsync the kernel may have dropped
+	// the unsynced pages, so the DB stops accepting writes rather than
+	// trust them; reopen the directory to recover. The error also wraps
+	// the original I/O error.
+	ErrWriteFailed = errors.New("simplekv: an earlier write or sync failed; writes are refused until reopen")
+)

@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/simplekv/simplekv/internal/vfs"
+)
+
+// TestModel runs random Put/Get/Has/Delete/Sync/Reopen/Crash sequences
+// against a Go map. Crash takes a power-cut clone of the in-memory
+// filesystem; with SyncWrites every acknowledged write must survive it, and
+// without it everything up to the last Sync must.
+func TestModel(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		syncWrites := rapid.Bool().Draw(t, "syncWrites")
+		opts := Options{
+			SyncWrites:    syncWrites,
+			MaxFileSize:   int64(rapid.IntRange(4096, 64<<10).Draw(t, "maxFileSize")),
+			DisableMmap:   true,
+			CacheSize:     int64(rapid.SampledFrom([]int{-1, 0, 4096}).Draw(t, "cache")),
+			FlushInterval: 1 << 40, // deterministic: no background flushes
+			SyncInterval:  -1,
+		}
+		mem := vfs.NewMem()
+		opts.FS = mem
+		db, err := Open("/db", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = db.Close() }()
+
+		model := map[string][]byte{}  // what Get must return
+		synced := map[string][]byte{} // what survives a power cut
+		keyGen := rapid.SampledFrom([]string{"a", "b", "c", "\x00", "key\nwith\tbytes", "\xff\xfe", "long-key-0123456789"})
+		valGen := rapid.OneOf(
+			rapid.SliceOfN(rapid.Byte(), 0, 64),
+			rapid.Custom(func(t *rapid.T) []byte { // compressible
+				return bytes.Repeat([]byte{rapid.Byte().Draw(t, "b")}, rapid.IntRange(16, 3000).Draw(t, "n"))
+			}),
+		)
+		copyModel := func(m map[string][]byte) map[string][]byte {
+			out := make(map[string][]byte, len(m))
+			for k, v := range m {
+				out[k] = v
+			}
+			return out
+		}
+		markSynced := func() {
+			if syncWrites {
+				synced = copyModel(model)
+			}
+		}
+
+		t.Repeat(map[string]func(*rapid.T){
+			"put": func(t *rapid.T) {
+				k, v := keyGen.Draw(t, "k"), valGen.Draw(t, "v")
+				if err := db.Put([]byte(k), v); err != nil {
+					t.Fatal(err)
+				}
+				model[k] = bytes.Clone(v)
+				markSynced()
+			},
+			"delete": func(t *rapid.T) {
+				k := keyGen.Draw(t, "k")
+				if err := db.Delete([]byte(k)); err != nil {
+					t.Fatal(err)
+				}
+				delete(model, k)
+				markSynced()
+			},
+			"get": func(t *rapid.T) {
+				k := keyGen.Draw(t, "k")
+				v, err := db.Get([]byte(k))
+				want, ok := model[k]
+				switch {
+				case !ok && !errors.Is(err, ErrNotFound):
+					t.Fatalf("Get(%q) = %q, %v; want ErrNotFound", k, v, err)
+				case ok && (err != nil || !bytes.Equal(v, want) || v == nil):
+					t.Fatalf("Get(%q) = %q, %v; want %q", k, v, err, want)
+				}
+				has, err := db.Has([]byte(k))
+				if err != nil || has != ok {
+					t.Fatalf("Has(%q) = %v, %v; want %v", k, has, err, ok)
+				}
+			},
+			"sync": func(t *rapid.T) {
+				if err := db.Sync(); err != nil {
+					t.Fatal(err)
+				}
+				synced = copyModel(model)
+			},
+			"reopen": func(t *rapid.T) {
+				if err := db.Close(); err != nil {
+					t.Fatal(err)
+				}
+				synced = copyModel(model) // Close syncs
+				if db, err = Open("/db", opts); err != nil {
+					t.Fatal(err)
+				}
+			},
+			"crash": func(t *rapid.T) {
+				clone := mem.CrashClone(nil)
+				_ = db.Close() // the old process is gone; its files are closed
+				mem = clone
+				opts.FS = mem
+				if db, err = Open("/db", opts); err != nil {
+					t.Fatalf("open after crash: %v", err)
+				}
+				model = copyModel(synced)
+			},
+			"": func(t *rapid.T) {
+				if got := db.Stats().Keys; got != len(model) {
+					t.Fatalf("Stats().Keys = %d, model has %d", got, len(model))
+				}
+			},
+		})
+	})
+}

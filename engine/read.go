@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/simplekv/simplekv/datafile"
+	"github.com/simplekv/simplekv/keydir"
+)
+
+// Get returns the value of key, or an error matching ErrNotFound. The
+// returned slice belongs to the caller. An empty stored value is returned as
+// a non-nil empty slice.
+func (db *DB) Get(key []byte) ([]byte, error) {
+	if err := db.checkKey(key); err != nil {
+		return nil, err
+	}
+	if db.closed.Load() {
+		return nil, ErrClosed
+	}
+	e, ok := db.lookup(key)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	if v, ok := db.cache.Get(key, e.Seq); ok {
+		return append(make([]byte, 0, len(v)), v...), nil
+	}
+	v, costly, err := db.readValue(e)
+	if err != nil {
+		return nil, err
+	}
+	if costly {
+		// The cache keeps its own copy: the caller owns v.
+		db.cache.Add(key, e.Seq, append(make([]byte, 0, len(v)), v...))
+	}
+	db.st.gets.Add(1)
+	return v, nil
+}
+
+// Has reports whether key has a live value. It reads only the keydir.
+func (db *DB) Has(key []byte) (bool, error) {
+	if err := db.checkKey(key); err != nil {
+		return false, err
+	}
+	if db.closed.Load() {
+		return false, ErrClosed
+	}
+	_, ok := db.lookup(key)
+	return ok, nil
+}
+
+// lookup returns key's live (present and unexpired) keydir entry.
+func (db *DB) lookup(key []byte) (keydir.Entry, bool) {
+	e, ok := db.kd.Get(key)
+	if !ok || (e.Expiry != 0 && e.Expiry <= time.Now().UnixNano()) {
+		return keydir.Entry{}, false
+	}
+	return e, true
+}
+
+// readValue reads and verifies the record e locates. costly reports that
+// the read needed a system call or a decompression, which makes the value
+// worth caching.
+func (db *DB) readValue(e keydir.Entry) (value []byte, costly bool, err error) {
+	off, size := int64(e.Offset), int(e.Size)
+	if w := db.active.Load(); w != nil && w.ID() == e.FileID && off+int64(size) > w.Flushed() {
+		if raw, ok := db.readBuffered(e); ok {
+			rec, err := datafile.DecodeRecord(w.Path(), off, raw)
+			if err != nil {
+				return nil, false, err
+			}
+			return rec.Value, rec.Compressed, db.checkSeq(w.Path(), off, rec, e)
+		}
+	}
+	f, ok := db.files.get(e.FileID)
+	if !ok {
+		if db.closed.Load() {
+			return nil, false, ErrClosed
+		}
+		return nil, false, fmt.Errorf("simplekv: keydir names data file %d, which is not open", e.FileID)
+	}
+	defer f.release()
+	db.fds.touch(f)
+	rec, err := f.r.Read(off, size, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	return rec.Value, rec.Compressed || !f.r.Mapped(), db.checkSeq(f.path, off, rec, e)
+}
+
+// readBuffered copies a record that is still in the active writer's buffer.
+// It reports false if the record has meanwhile been flushed (or the file
+// rotated), in which case it is in the file.
+func (db *DB) readBuffered(e keydir.Entry) ([]byte, bool) {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	if db.w == nil || db.w.ID() != e.FileID {
+		return nil, false
+	}
+	return db.w.ReadBuffered(int64(e.Offset), int(e.Size))
+}
+
+// checkSeq guards against a keydir entry that points at the wrong record.
+func (db *DB) checkSeq(path string, off int64, rec datafile.Record, e keydir.Entry) error {
+	if rec.Seq != e.Seq || rec.Tombstone {
+		return fmt.Errorf("simplekv: %w", &datafile.CorruptError{Path: path, Offset: off,
+			Reason: fmt.Sprintf("record has seq %d (tombstone %v), keydir expects live seq %d", rec.Seq, rec.Tombstone, e.Seq)})
+	}
+	return nil
+}

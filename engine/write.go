@@ -1,0 +1,213 @@
+package engine
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	"github.com/simplekv/simplekv/datafile"
+	"github.com/simplekv/simplekv/keydir"
+)
+
+// encBuf holds per-call scratch space for encoding, reused through a pool
+// so the write path does not allocate.
+type encBuf struct {
+	comp []byte
+	rec  []byte
+}
+
+var encPool = sync.Pool{New: func() any { return &encBuf{} }}
+
+// Put stores value under key, replacing any earlier value. Keys and values
+// are arbitrary bytes; an empty value is a real value, distinct from a
+// deleted key. On a nil error the record is in the log (and, with
+// SyncWrites, on stable storage) and visible to readers. On an error nothing
+// was made visible; after an I/O error the record may or may not survive a
+// restart, and further writes fail with ErrWriteFailed.
+//
+// The DB keeps neither key nor value: callers may reuse both.
+func (db *DB) Put(key, value []byte) error {
+	if err := db.checkKey(key); err != nil {
+		return err
+	}
+	if len(value) > db.opts.MaxValueSize {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrValueTooLarge, len(value), db.opts.MaxValueSize)
+	}
+	return db.write(key, value, 0, false)
+}
+
+// Delete removes key. Deleting an absent key is not an error and writes
+// nothing. On a nil error the delete is in the log (with SyncWrites, on
+// stable storage) and the key is invisible to readers.
+func (db *DB) Delete(key []byte) error {
+	if err := db.checkKey(key); err != nil {
+		return err
+	}
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	if _, ok := db.kd.Get(key); !ok {
+		return nil
+	}
+	return db.write(key, nil, 0, true)
+}
+
+// Sync writes every buffered record to the OS and makes all records
+// written so far durable. With SyncWrites it is only needed for nothing;
+// without it, it closes the window of possible loss up to this point.
+func (db *DB) Sync() error {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	return db.waitDurableLocked(db.appended)
+}
+
+func (db *DB) checkKey(key []byte) error {
+	if len(key) == 0 {
+		return ErrEmptyKey
+	}
+	if len(key) > db.opts.MaxKeySize {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrKeyTooLarge, len(key), db.opts.MaxKeySize)
+	}
+	return nil
+}
+
+// write appends one record and applies it to the keydir once it is as
+// durable as the options promise.
+func (db *DB) write(key, value []byte, expiry int64, tombstone bool) error {
+	eb := encPool.Get().(*encBuf)
+	defer encPool.Put(eb)
+	var stored []byte
+	var flags byte
+	if tombstone {
+		flags = datafile.FlagTombstone
+	} else {
+		stored, flags = datafile.PrepareValue(value, !db.opts.DisableCompression, &eb.comp)
+	}
+
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	if db.writeErr != nil {
+		return db.writeErr
+	}
+	seq := db.seq + 1
+	var err error
+	eb.rec, err = datafile.AppendEncoded(eb.rec[:0], seq, expiry, flags, key, stored)
+	if err != nil {
+		return fmt.Errorf("simplekv: %w", err)
+	}
+	size := int64(len(eb.rec))
+	if db.w.Size()+size > db.opts.MaxFileSize && db.w.Size() > datafile.FileHeaderSize {
+		if err := db.rotateLocked(); err != nil {
+			return err
+		}
+	}
+	off, err := db.w.Append(eb.rec)
+	if err != nil {
+		return db.failLocked(err)
+	}
+	db.seq = seq
+	db.appended += uint64(size)
+	target := db.appended
+	db.st.bytesWritten.Add(size)
+	db.st.diskBytes.Add(size)
+	e := keydir.Entry{FileID: db.w.ID(), Offset: uint32(off), Size: uint32(size), Seq: seq, Expiry: expiry}
+
+	if db.opts.SyncWrites {
+		if err := db.waitDurableLocked(target); err != nil {
+			return err
+		}
+	} else if db.w.Buffered() >= db.opts.BufferSize {
+		if err := db.w.Flush(); err != nil {
+			return db.failLocked(err)
+		}
+	}
+	if tombstone {
+		db.kd.Delete(key, seq)
+		db.st.deletes.Add(1)
+	} else {
+		db.kd.Put(key, e)
+		db.st.puts.Add(1)
+	}
+	db.cache.Invalidate(key)
+	return nil
+}
+
+// waitDurableLocked returns once every record up to log position target is
+// on stable storage. It is group commit: the first waiter becomes the leader,
+// flushes the buffer and runs one fsync without holding wmu, so writers that
+// arrive meanwhile append and then share the next fsync. Called and returns
+// with wmu held.
+func (db *DB) waitDurableLocked(target uint64) error {
+	for db.synced < target {
+		if db.writeErr != nil {
+			return db.writeErr
+		}
+		if db.syncing {
+			db.syncCond.Wait()
+			continue
+		}
+		db.syncing = true
+		upTo := db.appended
+		w := db.w
+		err := w.Flush()
+		if err == nil {
+			db.wmu.Unlock()
+			err = w.File().Sync()
+			db.wmu.Lock()
+			if err != nil {
+				err = fmt.Errorf("datafile: sync %s: %w", w.Path(), err)
+				w.Fail(err)
+			}
+		}
+		db.syncing = false
+		db.syncCond.Broadcast()
+		if err != nil {
+			return db.failLocked(err)
+		}
+		db.synced = max(db.synced, upTo)
+		db.st.syncs.Add(1)
+	}
+	return nil
+}
+
+// failLocked makes an I/O error sticky: every later write returns it.
+func (db *DB) failLocked(err error) error {
+	if db.writeErr == nil {
+		db.writeErr = fmt.Errorf("%w: %w", ErrWriteFailed, err)
+		db.log.Error("simplekv: write path failed; refusing further writes", "err", err)
+	}
+	return db.writeErr
+}
+
+// rotateLocked seals the active file (fully synced) and starts the next.
+func (db *DB) rotateLocked() error {
+	for db.syncing {
+		db.syncCond.Wait()
+	}
+	if db.writeErr != nil {
+		return db.writeErr
+	}
+	old := db.w
+	if err := old.Sync(); err != nil {
+		return db.failLocked(err)
+	}
+	db.synced = db.appended
+	db.syncCond.Broadcast()
+	next := old.ID() + 1
+	if next == 0 {
+		return db.failLocked(fmt.Errorf("data file ids exhausted in %s", filepath.Join(db.dir, walDir)))
+	}
+	if err := db.startWriter(next); err != nil {
+		return db.failLocked(err)
+	}
+	if err := old.Close(); err != nil {
+		db.log.Warn("simplekv: close sealed data file", "path", old.Path(), "err", err)
+	}
+	return nil
+}

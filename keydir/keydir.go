@@ -1,0 +1,140 @@
+package keydir
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Entry locates the newest record of a key.
+type Entry struct {
+	FileID uint32 // data file id
+	Offset uint32 // byte offset of the record in the file
+	Size   uint32 // whole record size in bytes
+	Seq    uint64 // record sequence number; always < 1<<63
+	Expiry int64  // unix nanoseconds; 0 = never expires
+}
+
+const (
+	shardBits = 8
+	numShards = 1 << shardBits
+)
+
+// Keydir maps keys to the Entry of their newest record. It is safe for
+// concurrent use. The zero value is not usable; call New.
+type Keydir struct {
+	shards [numShards]shard
+}
+
+// New returns an empty Keydir.
+func New() *Keydir {
+	return &Keydir{}
+}
+
+// shardOf returns the key's hash and shard.
+func (k *Keydir) shardOf(key []byte) (uint64, *shard) {
+	h := xxhash.Sum64(key)
+	return h, &k.shards[h>>(64-shardBits)]
+}
+
+func checkSeq(e Entry) {
+	if e.Seq&expiryFlag != 0 {
+		panic(fmt.Sprintf("keydir: Entry.Seq %#x is >= 1<<63", e.Seq))
+	}
+}
+
+// Get returns the entry of key. It does not allocate.
+func (k *Keydir) Get(key []byte) (Entry, bool) {
+	h, s := k.shardOf(key)
+	s.mu.RLock()
+	e, ok := s.get(h, key)
+	s.mu.RUnlock()
+	return e, ok
+}
+
+// Put installs e for key if key is absent or e.Seq > the current entry's
+// Seq (the keydir moves only forward). It copies key. It returns the
+// previous entry (if there was one, whether or not e was installed) and
+// whether e was installed. It panics if e.Seq >= 1<<63.
+func (k *Keydir) Put(key []byte, e Entry) (prev Entry, hadPrev bool, installed bool) {
+	checkSeq(e)
+	h, s := k.shardOf(key)
+	s.mu.Lock()
+	prev, hadPrev, installed = s.put(h, key, e)
+	s.mu.Unlock()
+	return prev, hadPrev, installed
+}
+
+// Delete removes key if it is present and its entry's Seq < seq. It
+// returns the removed entry and true if it removed the key. If the key is
+// present but not removed (its Seq >= seq), it returns the current entry
+// and false; if it is absent, the zero Entry and false.
+func (k *Keydir) Delete(key []byte, seq uint64) (prev Entry, removed bool) {
+	h, s := k.shardOf(key)
+	s.mu.Lock()
+	prev, removed = s.del(h, key, seq)
+	s.mu.Unlock()
+	return prev, removed
+}
+
+// CompareAndSwap replaces key's entry with new only if the key is present
+// and its current entry equals old exactly (all fields, Expiry included).
+// new.Seq is not required to exceed old.Seq. It panics if new.Seq >= 1<<63.
+func (k *Keydir) CompareAndSwap(key []byte, old, new Entry) bool {
+	checkSeq(new)
+	h, s := k.shardOf(key)
+	s.mu.Lock()
+	ok := s.cas(h, key, old, new)
+	s.mu.Unlock()
+	return ok
+}
+
+// Len returns the number of keys.
+func (k *Keydir) Len() int {
+	n := 0
+	for i := range k.shards {
+		s := &k.shards[i]
+		s.mu.RLock()
+		n += s.count
+		s.mu.RUnlock()
+	}
+	return n
+}
+
+// Range calls fn for every key with its entry, in no particular order,
+// until fn returns false. It holds no lock while fn runs, so fn may call
+// any method of k. Each shard is copied under its read lock and then
+// visited: a key changed by a concurrent writer (or by fn) is seen with
+// its value at the time its shard was copied, or not at all if it was
+// added to an already visited shard. The key slice is valid only during
+// the call to fn and must not be modified.
+func (k *Keydir) Range(fn func(key []byte, e Entry) bool) {
+	var keys []byte
+	var ents []snapEntry
+	for i := range k.shards {
+		s := &k.shards[i]
+		s.mu.RLock()
+		keys, ents = s.snapshot(keys[:0], ents[:0])
+		s.mu.RUnlock()
+		for _, se := range ents {
+			end := se.off + se.n
+			if !fn(keys[se.off:end:end], se.e) {
+				return
+			}
+		}
+	}
+}
+
+// MemoryBytes reports the approximate heap bytes the index holds: hash
+// tables, records (entries and keys), chunk slack and side tables.
+func (k *Keydir) MemoryBytes() int64 {
+	m := int64(unsafe.Sizeof(*k))
+	for i := range k.shards {
+		s := &k.shards[i]
+		s.mu.RLock()
+		m += s.memoryBytes()
+		s.mu.RUnlock()
+	}
+	return m
+}

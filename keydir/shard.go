@@ -1,0 +1,366 @@
+package keydir
+
+import (
+	"bytes"
+	"encoding/binary"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+const (
+	// slotSize is the size of one hash-table slot: tag byte + uint32 ref.
+	slotSize = 5
+	minSlots = 8
+	// The table grows when it would exceed maxLoadPct and is then sized to
+	// growLoadPct (so it grows by 1.25x); it shrinks below 25% load.
+	maxLoadPct  = 85
+	growLoadPct = 68
+	// compactMin is the least amount of dead record bytes worth compacting.
+	compactMin = chunkSize
+	// expiryEntryBytes approximates the heap cost of one expiry map entry.
+	expiryEntryBytes = 40
+)
+
+var le = binary.LittleEndian
+
+// shard is one lock's worth of the index: a hash table of slots pointing
+// into an arena of records.
+type shard struct {
+	mu sync.RWMutex
+
+	slots    []byte // n slots of slotSize bytes: tag (0 = empty), ref
+	n        int    // number of slots
+	count    int    // live keys
+	growAt   int    // grow when count would exceed this
+	shrinkAt int    // shrink when count falls below this
+
+	arena
+	expiry map[uint32]int64 // ref -> expiry, for records with expiryFlag
+
+	_ [64]byte // keep neighbouring shards' locks off this shard's cache lines
+}
+
+// tagOf returns the 8-bit slot tag of hash h (never 0, which means empty).
+func tagOf(h uint64) byte {
+	t := byte(h >> 48)
+	if t == 0 {
+		t = 1
+	}
+	return t
+}
+
+// home returns the home slot of hash h in a table of n slots.
+func home(h uint64, n int) int {
+	return int((uint64(uint32(h)) * uint64(n)) >> 32)
+}
+
+// find looks key up. If found it returns its slot index, ref and record;
+// otherwise it returns the empty slot where key would be inserted (-1 if
+// the table has no slots).
+func (s *shard) find(h uint64, key []byte) (i int, ref uint32, rec []byte, found bool) {
+	if s.n == 0 {
+		return -1, 0, nil, false
+	}
+	tag := tagOf(h)
+	slots := s.slots
+	i = home(h, s.n)
+	for {
+		p := i * slotSize
+		sl := slots[p : p+slotSize : p+slotSize]
+		t := sl[0]
+		if t == 0 {
+			return i, 0, nil, false
+		}
+		if t == tag {
+			ref = le.Uint32(sl[1:])
+			rec = s.rec(ref)
+			if bytes.Equal(recKey(rec), key) {
+				return i, ref, rec, true
+			}
+		}
+		i++
+		if i == s.n {
+			i = 0
+		}
+	}
+}
+
+// decode returns the entry stored in record rec (named ref).
+func (s *shard) decode(ref uint32, rec []byte) Entry {
+	seq := le.Uint64(rec[0:8])
+	e := Entry{
+		FileID: le.Uint32(rec[8:12]),
+		Offset: le.Uint32(rec[12:16]),
+		Size:   le.Uint32(rec[16:20]),
+		Seq:    seq &^ expiryFlag,
+	}
+	if seq&expiryFlag != 0 {
+		e.Expiry = s.expiry[ref]
+	}
+	return e
+}
+
+// write stores e in record rec (named ref) whose current entry is old
+// (only old.Expiry matters; zero Entry for a new record).
+func (s *shard) write(ref uint32, rec []byte, old, e Entry) {
+	seq := e.Seq
+	if e.Expiry != 0 {
+		seq |= expiryFlag
+		if s.expiry == nil {
+			s.expiry = make(map[uint32]int64)
+		}
+		s.expiry[ref] = e.Expiry
+	} else if old.Expiry != 0 {
+		s.dropExpiry(ref)
+	}
+	le.PutUint64(rec[0:8], seq)
+	le.PutUint32(rec[8:12], e.FileID)
+	le.PutUint32(rec[12:16], e.Offset)
+	le.PutUint32(rec[16:20], e.Size)
+}
+
+func (s *shard) dropExpiry(ref uint32) {
+	delete(s.expiry, ref)
+	if len(s.expiry) == 0 {
+		s.expiry = nil // maps never shrink; let an emptied one go
+	}
+}
+
+func (s *shard) get(h uint64, key []byte) (Entry, bool) {
+	_, ref, rec, ok := s.find(h, key)
+	if !ok {
+		return Entry{}, false
+	}
+	return s.decode(ref, rec), true
+}
+
+func (s *shard) put(h uint64, key []byte, e Entry) (prev Entry, hadPrev, installed bool) {
+	i, ref, rec, ok := s.find(h, key)
+	if ok {
+		prev = s.decode(ref, rec)
+		if e.Seq <= prev.Seq {
+			return prev, true, false
+		}
+		s.write(ref, rec, prev, e)
+		return prev, true, true
+	}
+	if s.count+1 > s.growAt {
+		s.resize(slotsFor(s.count + 1))
+		i = s.emptySlot(h)
+	}
+	ref, rec = s.alloc(key)
+	s.write(ref, rec, Entry{}, e)
+	s.setSlot(i, tagOf(h), ref)
+	s.count++
+	return Entry{}, false, true
+}
+
+func (s *shard) del(h uint64, key []byte, seq uint64) (prev Entry, removed bool) {
+	i, ref, rec, ok := s.find(h, key)
+	if !ok {
+		return Entry{}, false
+	}
+	prev = s.decode(ref, rec)
+	if prev.Seq >= seq {
+		return prev, false
+	}
+	if prev.Expiry != 0 {
+		s.dropExpiry(ref)
+	}
+	s.free(ref, rec)
+	s.removeSlot(i)
+	s.count--
+	switch {
+	case s.count == 0:
+		s.reset()
+	case s.count < s.shrinkAt:
+		s.resize(slotsFor(s.count))
+	}
+	if s.deadBytes > s.liveBytes && s.deadBytes >= compactMin {
+		s.compact()
+	}
+	return prev, true
+}
+
+func (s *shard) cas(h uint64, key []byte, old, e Entry) bool {
+	_, ref, rec, ok := s.find(h, key)
+	if !ok {
+		return false
+	}
+	cur := s.decode(ref, rec)
+	if cur != old {
+		return false
+	}
+	s.write(ref, rec, cur, e)
+	return true
+}
+
+// reset drops all storage of an empty shard.
+func (s *shard) reset() {
+	s.slots, s.n, s.count, s.growAt, s.shrinkAt = nil, 0, 0, 0, 0
+	s.arena = arena{}
+	s.expiry = nil
+}
+
+// slotsFor returns the table size for count keys.
+func slotsFor(count int) int {
+	var n int
+	if count < 1024 {
+		n = 2 * count // small shards: double, rehashing is cheap anyway
+	} else {
+		n = count*100/growLoadPct + 1
+	}
+	if n < minSlots {
+		n = minSlots
+	}
+	return n
+}
+
+// resize rebuilds the table with n slots.
+func (s *shard) resize(n int) {
+	old, oldN := s.slots, s.n
+	s.slots = make([]byte, n*slotSize)
+	s.n = n
+	s.growAt = n * maxLoadPct / 100 // < n since n >= minSlots
+	s.shrinkAt = 0
+	if n > minSlots {
+		s.shrinkAt = n / 4
+	}
+	for j := 0; j < oldN; j++ {
+		p := j * slotSize
+		if old[p] == 0 {
+			continue
+		}
+		ref := le.Uint32(old[p+1:])
+		h := xxhash.Sum64(recKey(s.rec(ref)))
+		s.setSlot(s.emptySlot(h), old[p], ref)
+	}
+}
+
+// emptySlot returns the first empty slot on h's probe path.
+func (s *shard) emptySlot(h uint64) int {
+	i := home(h, s.n)
+	for s.slots[i*slotSize] != 0 {
+		i++
+		if i == s.n {
+			i = 0
+		}
+	}
+	return i
+}
+
+func (s *shard) setSlot(i int, tag byte, ref uint32) {
+	p := i * slotSize
+	s.slots[p] = tag
+	le.PutUint32(s.slots[p+1:], ref)
+}
+
+// removeSlot empties slot i by backward-shift deletion: every following
+// slot of the cluster whose probe path passes through the hole moves into
+// it, so lookups never need tombstones.
+func (s *shard) removeSlot(i int) {
+	n := s.n
+	j := i
+	for {
+		j++
+		if j == n {
+			j = 0
+		}
+		p := j * slotSize
+		if s.slots[p] == 0 {
+			break
+		}
+		ref := le.Uint32(s.slots[p+1:])
+		h := xxhash.Sum64(recKey(s.rec(ref)))
+		dHome := j - home(h, n) // distance from the entry's home to j
+		if dHome < 0 {
+			dHome += n
+		}
+		dHole := j - i
+		if dHole < 0 {
+			dHole += n
+		}
+		if dHome >= dHole { // the hole lies on its probe path: move it
+			copy(s.slots[i*slotSize:i*slotSize+slotSize], s.slots[p:p+slotSize])
+			i = j
+		}
+	}
+	p := i * slotSize
+	clear(s.slots[p : p+slotSize])
+}
+
+// compact copies the live records into fresh chunks (and renumbers the
+// large records densely), rewriting their refs in the table.
+func (s *shard) compact() {
+	var na arena
+	var exp map[uint32]int64
+	if len(s.expiry) > 0 {
+		exp = make(map[uint32]int64, len(s.expiry))
+	}
+	na.largeBytes = s.largeBytes
+	for j := 0; j < s.n; j++ {
+		p := j * slotSize
+		if s.slots[p] == 0 {
+			continue
+		}
+		ref := le.Uint32(s.slots[p+1:])
+		rec := s.rec(ref)
+		var nref uint32
+		if ref&largeBit != 0 {
+			na.large = append(na.large, rec)
+			nref = largeBit | uint32(len(na.large)-1)
+		} else {
+			rl := recLen(rec)
+			var nrec []byte
+			nref, nrec = na.allocSmall(rl)
+			copy(nrec, rec[:rl])
+		}
+		if le.Uint64(rec)&expiryFlag != 0 {
+			exp[nref] = s.expiry[ref]
+		}
+		le.PutUint32(s.slots[p+1:], nref)
+	}
+	na.chunks = shrinkCap(na.chunks)
+	na.large = shrinkCap(na.large)
+	s.arena = na
+	s.expiry = exp
+}
+
+// shrinkCap drops the spare capacity of a slice of slices.
+func shrinkCap(x [][]byte) [][]byte {
+	if cap(x)-len(x) < 16 {
+		return x
+	}
+	return append([][]byte(nil), x...)
+}
+
+// snapshot appends copies of all keys to keys and their entries to ents.
+func (s *shard) snapshot(keys []byte, ents []snapEntry) ([]byte, []snapEntry) {
+	for j := 0; j < s.n; j++ {
+		p := j * slotSize
+		if s.slots[p] == 0 {
+			continue
+		}
+		ref := le.Uint32(s.slots[p+1:])
+		rec := s.rec(ref)
+		k := recKey(rec)
+		ents = append(ents, snapEntry{off: len(keys), n: len(k), e: s.decode(ref, rec)})
+		keys = append(keys, k...)
+	}
+	return keys, ents
+}
+
+type snapEntry struct {
+	off, n int
+	e      Entry
+}
+
+// memoryBytes approximates the heap bytes held by the shard's storage.
+func (s *shard) memoryBytes() int64 {
+	m := int64(cap(s.slots)) + s.arena.memoryBytes()
+	if s.expiry != nil {
+		m += int64(len(s.expiry))*expiryEntryBytes + 48
+	}
+	return m
+}
