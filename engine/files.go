@@ -2,6 +2,7 @@ package engine
 
 import (
 	"container/list"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -28,43 +29,34 @@ func parseDataFileName(name string) (uint32, bool) {
 	return uint32(id), err == nil
 }
 
-// dataFile is one readable data file. refs counts the table's own reference
-// plus every read in progress, so a file is closed (and its mapping
-// released) only when nobody reads it.
+// dataFile is one readable data file.
 type dataFile struct {
 	id   uint32
 	path string
 	r    *datafile.Reader
-	refs atomic.Int32
 	lru  *list.Element // in fdCache; guarded by fdCache.mu
 }
 
-// acquire takes a reference; it fails once the file is being closed.
-func (f *dataFile) acquire() bool {
-	for {
-		n := f.refs.Load()
-		if n <= 0 {
-			return false
-		}
-		if f.refs.CompareAndSwap(n, n+1) {
-			return true
-		}
-	}
-}
+// readStripes is the number of read-lock stripes of a fileTable.
+const readStripes = 16
 
-// release drops a reference and closes the file when it was the last.
-func (f *dataFile) release() error {
-	if f.refs.Add(-1) == 0 {
-		return f.r.Close()
-	}
-	return nil
+// paddedRWMutex keeps each stripe on its own cache line, so readers on
+// different cores do not contend.
+type paddedRWMutex struct {
+	sync.RWMutex
+	_ [64 - 24]byte
 }
 
 // fileTable maps file ids to readable files. Lookups are lock-free: the map
-// is replaced, never modified, under mu.
+// is replaced, never modified. A read holds one of readStripes read locks
+// (picked by the caller from anything well spread, such as the record
+// offset) from lookup until it is done with the file's memory; closing or
+// removing a file takes all stripes, so a mapping is never released under a
+// reader, and readers on different stripes never touch a shared cache line.
 type fileTable struct {
-	mu    sync.Mutex
-	files atomic.Pointer[map[uint32]*dataFile]
+	mu      sync.Mutex // serializes writers of files
+	files   atomic.Pointer[map[uint32]*dataFile]
+	stripes [readStripes]paddedRWMutex
 }
 
 func (t *fileTable) init() {
@@ -72,17 +64,20 @@ func (t *fileTable) init() {
 	t.files.Store(&m)
 }
 
-// get returns file id with a reference taken; release it when done.
+// readLock takes read stripe i (any number) and returns the unlock func.
+func (t *fileTable) readLock(i uint32) *paddedRWMutex {
+	s := &t.stripes[i%readStripes]
+	s.RLock()
+	return s
+}
+
+// get returns file id; call it with a read stripe held.
 func (t *fileTable) get(id uint32) (*dataFile, bool) {
 	f, ok := (*t.files.Load())[id]
-	if !ok || !f.acquire() {
-		return nil, false
-	}
-	return f, true
+	return f, ok
 }
 
 func (t *fileTable) add(f *dataFile) {
-	f.refs.Store(1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	old := *t.files.Load()
@@ -94,20 +89,24 @@ func (t *fileTable) add(f *dataFile) {
 	t.files.Store(&m)
 }
 
-// closeAll removes every file and drops the table's references.
+// closeAll removes and closes every file once no reader uses them.
 func (t *fileTable) closeAll() error {
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := range t.stripes {
+		t.stripes[i].Lock()
+	}
 	old := *t.files.Load()
 	m := map[uint32]*dataFile{}
 	t.files.Store(&m)
-	t.mu.Unlock()
-	var first error
-	for _, f := range old {
-		if err := f.release(); err != nil && first == nil {
-			first = err
-		}
+	for i := range t.stripes {
+		t.stripes[i].Unlock()
 	}
-	return first
+	var errs []error
+	for _, f := range old {
+		errs = append(errs, f.r.Close())
+	}
+	return errors.Join(errs...)
 }
 
 func (t *fileTable) len() int { return len(*t.files.Load()) }

@@ -33,7 +33,6 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 		// The cache keeps its own copy: the caller owns v.
 		db.cache.Add(key, e.Seq, append(make([]byte, 0, len(v)), v...))
 	}
-	db.st.gets.Add(1)
 	return v, nil
 }
 
@@ -72,6 +71,8 @@ func (db *DB) readValue(e keydir.Entry) (value []byte, costly bool, err error) {
 			return rec.Value, rec.Compressed, db.checkSeq(w.Path(), off, rec, e)
 		}
 	}
+	stripe := db.files.readLock(e.Offset >> 4)
+	defer stripe.RUnlock()
 	f, ok := db.files.get(e.FileID)
 	if !ok {
 		if db.closed.Load() {
@@ -79,7 +80,6 @@ func (db *DB) readValue(e keydir.Entry) (value []byte, costly bool, err error) {
 		}
 		return nil, false, fmt.Errorf("simplekv: keydir names data file %d, which is not open", e.FileID)
 	}
-	defer f.release()
 	db.fds.touch(f)
 	rec, err := f.r.Read(off, size, nil)
 	if err != nil {

@@ -13,8 +13,8 @@ type Stats struct {
 	BytesWritten int64 // record bytes appended since Open
 	KeydirBytes  int64 // approximate heap held by the keydir
 
-	Puts, Deletes, Gets int64 // successful operations since Open
-	Syncs               int64 // fsyncs of the active file since Open (group commits)
+	Puts, Deletes int64 // successful writes since Open
+	Syncs         int64 // fsyncs of the active file since Open (group commits)
 
 	CacheBytes, CacheHits, CacheMisses int64
 
@@ -24,8 +24,8 @@ type Stats struct {
 }
 
 type stats struct {
-	diskBytes, bytesWritten    atomic.Int64
-	puts, deletes, gets, syncs atomic.Int64
+	diskBytes, bytesWritten atomic.Int64
+	puts, deletes, syncs    atomic.Int64
 
 	// Set during Open only.
 	recoveryDuration time.Duration
@@ -45,7 +45,6 @@ func (db *DB) Stats() Stats {
 		KeydirBytes:      db.kd.MemoryBytes(),
 		Puts:             db.st.puts.Load(),
 		Deletes:          db.st.deletes.Load(),
-		Gets:             db.st.gets.Load(),
 		Syncs:            db.st.syncs.Load(),
 		CacheBytes:       cb,
 		CacheHits:        ch,

@@ -16,8 +16,11 @@ const entryOverhead = 96
 // Cache is safe for concurrent use. A nil *Cache is a valid, always-empty
 // cache.
 type Cache struct {
-	shards       [numShards]shard
-	hits, misses atomic.Int64
+	// entries lets Get skip the shard lock while the cache is empty (as it
+	// stays when every read is cheap and nothing is worth caching). It is
+	// written only by Add and evictions, so reads of it do not contend.
+	entries atomic.Int64
+	shards  [numShards]shard
 }
 
 type node struct {
@@ -28,11 +31,13 @@ type node struct {
 }
 
 type shard struct {
-	mu     sync.Mutex
-	budget int64
-	used   int64
-	items  map[string]*node
-	head   node // sentinel: head.next is most recent
+	mu           sync.Mutex
+	budget       int64
+	used         int64
+	hits, misses int64 // per shard, so readers on other shards do not contend
+	items        map[string]*node
+	head         node // sentinel: head.next is most recent
+	_            [64]byte
 }
 
 // New returns a cache holding at most about budget bytes, or nil if budget
@@ -58,22 +63,22 @@ func (c *Cache) shard(key []byte) *shard {
 // Get returns the cached value of key if it was cached for sequence number
 // seq. The returned slice is shared: callers must not modify it.
 func (c *Cache) Get(key []byte, seq uint64) ([]byte, bool) {
-	if c == nil {
+	if c == nil || c.entries.Load() == 0 {
 		return nil, false
 	}
 	s := c.shard(key)
 	s.mu.Lock()
 	n, ok := s.items[string(key)]
 	if !ok || n.seq != seq {
+		s.misses++
 		s.mu.Unlock()
-		c.misses.Add(1)
 		return nil, false
 	}
 	s.unlink(n)
 	s.pushFront(n)
 	v := n.value
+	s.hits++
 	s.mu.Unlock()
-	c.hits.Add(1)
 	return v, true
 }
 
@@ -96,30 +101,35 @@ func (c *Cache) Add(key []byte, seq uint64, value []byte) {
 			return
 		}
 		s.remove(n)
+		c.entries.Add(-1)
 	}
 	n := &node{key: string(key), seq: seq, value: value}
 	s.items[n.key] = n
+	c.entries.Add(1)
 	s.pushFront(n)
 	s.used += cost
 	for s.used > s.budget {
 		s.remove(s.head.prev)
+		c.entries.Add(-1)
 	}
 }
 
 // Invalidate drops key's entry.
 func (c *Cache) Invalidate(key []byte) {
-	if c == nil {
+	if c == nil || c.entries.Load() == 0 {
 		return
 	}
 	s := c.shard(key)
 	s.mu.Lock()
 	if n, ok := s.items[string(key)]; ok {
 		s.remove(n)
+		c.entries.Add(-1)
 	}
 	s.mu.Unlock()
 }
 
 // Stats reports bytes held (by the budget's accounting), hits and misses.
+// Lookups made while the cache was empty are not counted.
 func (c *Cache) Stats() (bytes, hits, misses int64) {
 	if c == nil {
 		return 0, 0, 0
@@ -128,9 +138,11 @@ func (c *Cache) Stats() (bytes, hits, misses int64) {
 		s := &c.shards[i]
 		s.mu.Lock()
 		bytes += s.used
+		hits += s.hits
+		misses += s.misses
 		s.mu.Unlock()
 	}
-	return bytes, c.hits.Load(), c.misses.Load()
+	return bytes, hits, misses
 }
 
 func (s *shard) remove(n *node) {
