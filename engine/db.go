@@ -40,14 +40,16 @@ type DB struct {
 	// wmu guards the write path: the active writer, sequence numbers and
 	// group-commit state. syncCond (on wmu) wakes writers waiting for a
 	// sync.
-	wmu      sync.Mutex
-	syncCond *sync.Cond
-	w        *datafile.Writer
-	seq      uint64
-	appended uint64 // bytes of records appended since Open (log position)
-	synced   uint64 // log position known durable
-	syncing  bool   // a group-commit leader is in fsync
-	writeErr error  // sticky: set after a failed write or sync
+	wmu       sync.Mutex
+	syncCond  *sync.Cond
+	w         *datafile.Writer
+	seq       uint64
+	appended  uint64 // bytes of records appended since Open (log position)
+	synced    uint64 // log position known durable
+	syncing   bool   // a group-commit leader is in fsync
+	waiters   int    // writers waiting in waitDurableLocked
+	lastBatch int    // waiters covered by the last group commit
+	writeErr  error  // sticky: set after a failed write or sync
 
 	active atomic.Pointer[datafile.Writer] // for lock-free reads of flushed data
 	closed atomic.Bool

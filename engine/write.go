@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync"
 
 	"github.com/simplekv/simplekv/datafile"
@@ -87,25 +88,36 @@ func (db *DB) write(key, value []byte, expiry int64, tombstone bool) error {
 		stored, flags = datafile.PrepareValue(value, !db.opts.DisableCompression, &eb.comp)
 	}
 
+	size := int64(datafile.RecordHeaderSize + len(key) + len(stored))
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
-	if db.closed.Load() {
-		return ErrClosed
+	for {
+		if db.closed.Load() {
+			return ErrClosed
+		}
+		if db.writeErr != nil {
+			return db.writeErr
+		}
+		if db.w.Size()+size <= db.opts.MaxFileSize || db.w.Size() == datafile.FileHeaderSize {
+			break
+		}
+		if db.syncing {
+			// Never rotate under a group-commit leader's fsync. Waiting
+			// releases wmu, so everything above is checked again.
+			db.syncCond.Wait()
+			continue
+		}
+		if err := db.rotateLocked(); err != nil {
+			return err
+		}
 	}
-	if db.writeErr != nil {
-		return db.writeErr
-	}
+	// From here to the append wmu is held throughout, so sequence numbers
+	// are handed out in file order.
 	seq := db.seq + 1
 	var err error
 	eb.rec, err = datafile.AppendEncoded(eb.rec[:0], seq, expiry, flags, key, stored)
 	if err != nil {
 		return fmt.Errorf("simplekv: %w", err)
-	}
-	size := int64(len(eb.rec))
-	if db.w.Size()+size > db.opts.MaxFileSize && db.w.Size() > datafile.FileHeaderSize {
-		if err := db.rotateLocked(); err != nil {
-			return err
-		}
 	}
 	off, err := db.w.Append(eb.rec)
 	if err != nil {
@@ -144,6 +156,8 @@ func (db *DB) write(key, value []byte, expiry int64, tombstone bool) error {
 // arrive meanwhile append and then share the next fsync. Called and returns
 // with wmu held.
 func (db *DB) waitDurableLocked(target uint64) error {
+	db.waiters++
+	defer func() { db.waiters-- }()
 	for db.synced < target {
 		if db.writeErr != nil {
 			return db.writeErr
@@ -152,8 +166,9 @@ func (db *DB) waitDurableLocked(target uint64) error {
 			db.syncCond.Wait()
 			continue
 		}
-		db.syncing = true
-		upTo := db.appended
+		db.syncing = true // before gathering: arrivals must follow, not lead
+		db.gatherLocked()
+		upTo, batch := db.appended, db.waiters
 		w := db.w
 		err := w.Flush()
 		if err == nil {
@@ -171,10 +186,30 @@ func (db *DB) waitDurableLocked(target uint64) error {
 			return db.failLocked(err)
 		}
 		db.synced = max(db.synced, upTo)
+		db.lastBatch = batch
 		db.st.syncs.Add(1)
 	}
 	return nil
 }
+
+// gatherLocked lets a new group-commit leader wait, briefly, for the writers
+// the previous sync released to come back with their next records. Without
+// it, writers split into two cohorts that alternate (one appends while the
+// other's fsync runs), and each fsync carries only half of them. It yields the
+// processor a bounded number of times, and stops as soon as the released
+// writers are back.
+func (db *DB) gatherLocked() {
+	want := db.waiters + db.lastBatch
+	for i := 0; i < maxGatherYields && db.waiters < want; i++ {
+		db.wmu.Unlock()
+		runtime.Gosched()
+		db.wmu.Lock()
+	}
+}
+
+// maxGatherYields bounds gatherLocked: each yield costs a few microseconds,
+// an fsync here 200-450.
+const maxGatherYields = 4
 
 // failLocked makes an I/O error sticky: every later write returns it.
 func (db *DB) failLocked(err error) error {
@@ -186,13 +221,9 @@ func (db *DB) failLocked(err error) error {
 }
 
 // rotateLocked seals the active file (fully synced) and starts the next.
+// The caller holds wmu without a sync in progress; rotateLocked does not
+// release wmu.
 func (db *DB) rotateLocked() error {
-	for db.syncing {
-		db.syncCond.Wait()
-	}
-	if db.writeErr != nil {
-		return db.writeErr
-	}
 	old := db.w
 	if err := old.Sync(); err != nil {
 		return db.failLocked(err)
