@@ -1,0 +1,179 @@
+package engine_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/simplekv/simplekv/engine"
+)
+
+// Benchmarks for benchstat: sub-benchmark names are key=value pairs
+// (BenchmarkPut/sync=true/writers=16), so `benchstat -col /writers` and
+// the like work. Keys are 16 bytes and values 100 incompressible bytes,
+// kvbench's default shape.
+
+const (
+	benchKeySize   = 16
+	benchValueSize = 100
+	benchValues    = 1024 // distinct values, cycled
+	benchGetKeys   = 100_000
+)
+
+// benchValuePool holds benchValues random 100-byte values; value i is
+// pool[i%benchValues]. Random bytes, so snappy stores them as they are.
+var benchValuePool = sync.OnceValue(func() [][]byte {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pool := make([][]byte, benchValues)
+	for i := range pool {
+		v := make([]byte, benchValueSize)
+		for j := 0; j < len(v); j += 8 {
+			var w [8]byte
+			binary.LittleEndian.PutUint64(w[:], rng.Uint64())
+			copy(v[j:], w[:])
+		}
+		pool[i] = v
+	}
+	return pool
+})
+
+// benchKey writes the 16-byte key of index i into dst: a bijective hash of
+// i (unique, spread over the keydir) followed by i itself.
+func benchKey(dst []byte, i uint64) []byte {
+	x := i
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	binary.BigEndian.PutUint64(dst[0:8], x)
+	binary.BigEndian.PutUint64(dst[8:16], i)
+	return dst[:benchKeySize]
+}
+
+func openBench(b *testing.B, opts engine.Options) *engine.DB {
+	b.Helper()
+	db, err := engine.Open(b.TempDir(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			b.Error(err)
+		}
+	})
+	return db
+}
+
+// BenchmarkPut measures Put of new keys: b.N puts in all, shared among the
+// writers. With sync=true every Put waits for its fdatasync, which
+// concurrent writers share (group commit); puts/fsync reports how well.
+func BenchmarkPut(b *testing.B) {
+	cases := []struct {
+		sync    bool
+		writers int
+	}{
+		{false, 1},
+		{true, 1},
+		{true, 16},
+	}
+	for _, c := range cases {
+		b.Run(fmt.Sprintf("sync=%v/writers=%d", c.sync, c.writers), func(b *testing.B) {
+			benchPut(b, c.sync, c.writers)
+		})
+	}
+}
+
+func benchPut(b *testing.B, syncWrites bool, writers int) {
+	db := openBench(b, engine.Options{SyncWrites: syncWrites})
+	pool := benchValuePool()
+	b.SetBytes(benchKeySize + benchValueSize)
+	b.ReportAllocs()
+	var next atomic.Uint64
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	n := uint64(b.N)
+	b.ResetTimer()
+	for range writers {
+		wg.Go(func() {
+			key := make([]byte, benchKeySize)
+			for {
+				i := next.Add(1) - 1
+				if i >= n || failed.Load() {
+					return
+				}
+				if err := db.Put(benchKey(key, i), pool[i%benchValues]); err != nil {
+					failed.Store(true)
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	st := db.Stats()
+	if syncWrites && st.Syncs > 0 {
+		b.ReportMetric(float64(st.Puts)/float64(st.Syncs), "puts/fsync")
+	}
+	if int(st.Puts) != b.N && !failed.Load() {
+		b.Fatalf("Stats.Puts = %d after %d puts", st.Puts, b.N)
+	}
+}
+
+// BenchmarkGet measures Get of random existing keys from 1 and 2 readers
+// (b.N gets in all) against a DB prefilled with 100k keys. The fill is
+// done once, outside every timed region, and shared by the sub-benchmarks.
+// Every value read is checked.
+func BenchmarkGet(b *testing.B) {
+	db := openBench(b, engine.Options{})
+	pool := benchValuePool()
+	key := make([]byte, benchKeySize)
+	for i := range uint64(benchGetKeys) {
+		if err := db.Put(benchKey(key, i), pool[i%benchValues]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := db.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	for _, readers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("readers=%d", readers), func(b *testing.B) {
+			benchGet(b, db, readers)
+		})
+	}
+}
+
+func benchGet(b *testing.B, db *engine.DB, readers int) {
+	pool := benchValuePool()
+	b.SetBytes(benchKeySize + benchValueSize)
+	b.ReportAllocs()
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	b.ResetTimer()
+	for r := range readers {
+		quota := b.N / readers
+		if r < b.N%readers {
+			quota++
+		}
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(r), 42))
+			key := make([]byte, benchKeySize)
+			for range quota {
+				i := rng.Uint64N(benchGetKeys)
+				v, err := db.Get(benchKey(key, i))
+				if err != nil || !bytes.Equal(v, pool[i%benchValues]) {
+					if failed.CompareAndSwap(false, true) {
+						b.Errorf("Get of index %d: value %x, error %v; want %x", i, v, err, pool[i%benchValues])
+					}
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
