@@ -166,20 +166,19 @@ func (s *Scanner) bad(end int64, reason string) bool {
 // (the smallest block size of the devices we run on).
 const sectorSize = 512
 
-// hasZeroSector reports whether [from, to) contains a run of zeros starting
-// at from or at a sector boundary and reaching the next sector boundary (or
-// to).
+// hasZeroSector reports whether a zero run starts in [from, to), at from or
+// at a sector boundary, and reaches the next sector boundary (or the end of
+// the file). A page that was never written back is zero up to its end, so a
+// run that stops short of the boundary, with intact bytes after it, is just
+// zeros in the data.
 func (s *Scanner) hasZeroSector(from, to int64) (bool, error) {
-	if to <= from {
-		return false, nil
-	}
-	b, err := s.fill(from, to-from)
-	if err != nil {
-		return false, err
-	}
 	for p := from; p < to; p = (p/sectorSize + 1) * sectorSize {
-		runEnd := min(to, (p/sectorSize+1)*sectorSize)
-		if allZero(b[p-from : runEnd-from]) {
+		runEnd := min(s.size, (p/sectorSize+1)*sectorSize)
+		b, err := s.fill(p, runEnd-p)
+		if err != nil {
+			return false, err
+		}
+		if allZero(b) {
 			return true, nil
 		}
 	}
