@@ -137,9 +137,9 @@ func (s *Scanner) readFileHeader() bool {
 //
 //   - nothing but zero bytes follows end (an append cut short, or a file
 //     extended with zeros), or
-//   - the damaged record holds a zeroed sector: all zeros from its start, or
-//     from a sector boundary inside it, up to the next sector boundary or its
-//     end. That is the mark of a page the kernel never wrote back while a later
+//   - the damaged record holds a zeroed page: all zeros from its start, or
+//     from a page boundary inside it, up to the next page boundary (or the end
+//     of the file). That is the mark of a page the kernel never wrote back while a later
 //     page of the same unsynced tail was (holes are possible only after the
 //     last fsync, because fsync writes every dirty page of the file).
 //
@@ -162,9 +162,11 @@ func (s *Scanner) bad(end int64, reason string) bool {
 	return false
 }
 
-// sectorSize is the granularity at which a crash can leave a page unwritten
-// (the smallest block size of the devices we run on).
-const sectorSize = 512
+// sectorSize is the granularity at which a crash can leave data unwritten:
+// the kernel writes back whole 4 KiB pages, so a lost write-back leaves a
+// page-aligned hole. Requiring a run to reach a page boundary keeps a flipped
+// bit in a record that merely holds some zeros from passing for a hole.
+const sectorSize = 4096
 
 // hasZeroSector reports whether a zero run starts in [from, to), at from or
 // at a sector boundary, and reaches the next sector boundary (or the end of

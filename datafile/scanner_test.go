@@ -159,14 +159,14 @@ func TestScannerZeroedSectorIsTorn(t *testing.T) {
 	var err error
 	for i := range 10 {
 		offs = append(offs, int64(len(b)))
-		b, err = AppendRecord(b, uint64(i+1), 0, false, fmt.Appendf(nil, "k%d", i), bytes.Repeat([]byte{byte(i + 1)}, 300), false, nil)
+		b, err = AppendRecord(b, uint64(i+1), 0, false, fmt.Appendf(nil, "k%d", i), bytes.Repeat([]byte{byte(i + 1)}, 3000), false, nil)
 		require.NoError(t, err)
 	}
 	offs = append(offs, int64(len(b)))
 	t.Run("hole from a sector boundary", func(t *testing.T) {
 		d := bytes.Clone(b)
-		hole := int64(1024) // inside record 3 (offsets 16, 349, 682, 1015, ...)
-		for i := hole; i < hole+512; i++ {
+		hole := int64(4096) // inside record 1 (records are ~3040 bytes)
+		for i := hole; i < hole+4096; i++ {
 			d[i] = 0
 		}
 		r := scanAll(d)

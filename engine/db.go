@@ -50,6 +50,11 @@ type DB struct {
 	waiters   int    // writers waiting in waitDurableLocked
 	lastBatch int    // waiters covered by the last group commit
 	writeErr  error  // sticky: set after a failed write or sync
+	// pending holds synced-mode writes appended but not yet durable, in
+	// append order; whoever advances synced applies them to the keydir in
+	// that order, so a Put and a later Delete of one key can never land in
+	// the keydir the other way round.
+	pending []pendingOp
 
 	active atomic.Pointer[datafile.Writer] // for lock-free reads of flushed data
 	closed atomic.Bool
@@ -126,11 +131,22 @@ func (db *DB) prepareDir() error {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("simplekv: cannot use %s: %w", d, err)
 		}
+		// Find the deepest existing ancestor: every level below it is
+		// new and its entry must be synced in its parent.
+		created := []string{d}
+		for p := filepath.Dir(d); p != filepath.Dir(p); p = filepath.Dir(p) {
+			if _, err := db.fs.Stat(p); err == nil {
+				break
+			}
+			created = append(created, p)
+		}
 		if err := db.fs.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("simplekv: cannot create %s: %w", d, err)
 		}
-		if err := db.fs.SyncDir(filepath.Dir(d)); err != nil {
-			return fmt.Errorf("simplekv: cannot sync %s: %w", filepath.Dir(d), err)
+		for i := len(created) - 1; i >= 0; i-- {
+			if err := db.fs.SyncDir(filepath.Dir(created[i])); err != nil {
+				return fmt.Errorf("simplekv: cannot sync %s: %w", filepath.Dir(created[i]), err)
+			}
 		}
 	}
 	return nil
@@ -205,11 +221,14 @@ func (db *DB) Close() error {
 		if err := db.w.Sync(); err != nil {
 			errs = append(errs, err)
 		} else {
-			db.synced = db.appended
+			db.markSyncedLocked(db.appended)
 		}
 	}
 	errs = append(errs, db.w.Close())
-	db.active.Store(nil)
+	// db.active stays set: a Get that passed its closed check still finds
+	// unflushed records (after a failed flush) in the buffer rather than
+	// reading the mapping past the end of the file.
+	db.pending = nil
 	db.wmu.Unlock()
 	errs = append(errs, db.files.closeAll(), db.lock.Close())
 	return errors.Join(errs...)

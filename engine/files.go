@@ -64,7 +64,7 @@ func (t *fileTable) init() {
 	t.files.Store(&m)
 }
 
-// readLock takes read stripe i (any number) and returns the unlock func.
+// readLock read-locks stripe i (any number) and returns it for RUnlock.
 func (t *fileTable) readLock(i uint32) *paddedRWMutex {
 	s := &t.stripes[i%readStripes]
 	s.RLock()

@@ -112,6 +112,14 @@ func (db *DB) recoverFile(id uint32, newest bool, now int64) (keep bool, err err
 		if err := db.truncate(path, end); err != nil {
 			return false, err
 		}
+	} else if newest {
+		// A killed process may have left the newest file's tail in the
+		// page cache only. Recovery has just made those records visible,
+		// and later acknowledged writes go to a new file: make the tail
+		// durable first, or a power cut could leave an older file torn.
+		if err := f.Sync(); err != nil {
+			return false, fmt.Errorf("simplekv: sync %s: %w", path, err)
+		}
 	}
 	db.st.diskBytes.Add(end)
 	return true, nil

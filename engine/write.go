@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -54,8 +55,9 @@ func (db *DB) Delete(key []byte) error {
 }
 
 // Sync writes every buffered record to the OS and makes all records
-// written so far durable. With SyncWrites it is only needed for nothing;
-// without it, it closes the window of possible loss up to this point.
+// written so far durable. Without SyncWrites it closes the window of
+// possible loss up to this point; with SyncWrites every acknowledged write
+// is durable already.
 func (db *DB) Sync() error {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
@@ -131,23 +133,50 @@ func (db *DB) write(key, value []byte, expiry int64, tombstone bool) error {
 	e := keydir.Entry{FileID: db.w.ID(), Offset: uint32(off), Size: uint32(size), Seq: seq, Expiry: expiry}
 
 	if db.opts.SyncWrites {
-		if err := db.waitDurableLocked(target); err != nil {
-			return err
-		}
-	} else if db.w.Buffered() >= db.opts.BufferSize {
+		db.pending = append(db.pending, pendingOp{key: bytes.Clone(key), e: e, tombstone: tombstone, pos: target})
+		return db.waitDurableLocked(target)
+	}
+	if db.w.Buffered() >= db.opts.BufferSize {
 		if err := db.w.Flush(); err != nil {
 			return db.failLocked(err)
 		}
 	}
+	db.applyLocked(key, e, tombstone)
+	return nil
+}
+
+// pendingOp is a synced-mode write waiting for its fsync.
+type pendingOp struct {
+	key       []byte
+	e         keydir.Entry
+	tombstone bool
+	pos       uint64 // log position just past the record
+}
+
+// applyLocked makes one write visible.
+func (db *DB) applyLocked(key []byte, e keydir.Entry, tombstone bool) {
 	if tombstone {
-		db.kd.Delete(key, seq)
+		db.kd.Delete(key, e.Seq)
 		db.st.deletes.Add(1)
 	} else {
 		db.kd.Put(key, e)
 		db.st.puts.Add(1)
 	}
 	db.cache.Invalidate(key)
-	return nil
+}
+
+// markSyncedLocked records that the log is durable up to pos and applies,
+// in append order, every pending write it covers.
+func (db *DB) markSyncedLocked(pos uint64) {
+	db.synced = max(db.synced, pos)
+	n := 0
+	for n < len(db.pending) && db.pending[n].pos <= db.synced {
+		op := &db.pending[n]
+		db.applyLocked(op.key, op.e, op.tombstone)
+		n++
+	}
+	clear(db.pending[:n])
+	db.pending = db.pending[n:]
 }
 
 // waitDurableLocked returns once every record up to log position target is
@@ -185,7 +214,7 @@ func (db *DB) waitDurableLocked(target uint64) error {
 		if err != nil {
 			return db.failLocked(err)
 		}
-		db.synced = max(db.synced, upTo)
+		db.markSyncedLocked(upTo)
 		db.lastBatch = batch
 		db.st.syncs.Add(1)
 	}
@@ -214,6 +243,7 @@ const maxGatherYields = 4
 // failLocked makes an I/O error sticky: every later write returns it.
 func (db *DB) failLocked(err error) error {
 	if db.writeErr == nil {
+		db.pending = nil // their writers all get the error: never applied
 		db.writeErr = fmt.Errorf("%w: %w", ErrWriteFailed, err)
 		db.log.Error("simplekv: write path failed; refusing further writes", "err", err)
 	}
@@ -228,7 +258,7 @@ func (db *DB) rotateLocked() error {
 	if err := old.Sync(); err != nil {
 		return db.failLocked(err)
 	}
-	db.synced = db.appended
+	db.markSyncedLocked(db.appended)
 	db.syncCond.Broadcast()
 	next := old.ID() + 1
 	if next == 0 {
