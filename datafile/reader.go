@@ -48,9 +48,6 @@ func OpenReader(fs vfs.FS, path string, mapLen int) (*Reader, error) {
 	return r, nil
 }
 
-// Path is the file's path.
-func (r *Reader) Path() string { return r.path }
-
 // Mapped reports whether reads come from a memory mapping.
 func (r *Reader) Mapped() bool { return r.mb != nil }
 

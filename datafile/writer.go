@@ -105,9 +105,6 @@ func (w *Writer) Fail(err error) {
 	}
 }
 
-// Err is the error that broke the writer, if any.
-func (w *Writer) Err() error { return w.err }
-
 // Sync flushes the buffer and makes the file durable.
 func (w *Writer) Sync() error {
 	if err := w.Flush(); err != nil {
