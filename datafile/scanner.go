@@ -246,6 +246,11 @@ func (s *Scanner) Offset() int64 { return s.recOff }
 // Key is the current record's key; valid until the next call to Next.
 func (s *Scanner) Key() []byte { return s.rec[RecordHeaderSize : RecordHeaderSize+s.hdr.KeyLen] }
 
+// Raw is the current record's encoded bytes (header, key and stored value),
+// valid until the next call to Next. A record is position-independent, so
+// Raw can be appended to another data file as it is.
+func (s *Scanner) Raw() []byte { return s.rec }
+
 // Record decodes the current record, decompressing its value if needed. Key
 // and (uncompressed) Value alias the scanner's buffer until the next Next.
 func (s *Scanner) Record() (Record, error) {

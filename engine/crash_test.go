@@ -25,6 +25,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/simplekv/simplekv/compaction"
 	"github.com/simplekv/simplekv/datafile"
 	"github.com/simplekv/simplekv/engine"
 )
@@ -68,6 +69,9 @@ func crashSyncOptions() engine.Options {
 		MaxFileSize:  64 << 10,
 		MaxKeySize:   256,
 		MaxValueSize: 4096,
+		// The background worker merges often, on top of the child's own
+		// Compact calls, so kills land in merges of both kinds.
+		CompactionInterval: 10 * time.Millisecond,
 	}
 }
 
@@ -199,6 +203,19 @@ func crashChildSync(out *crashAckWriter, dir string, epoch int, seed uint64) {
 		out.fail(err)
 	}
 	out.line("R")
+	// Full merges, one after another with short pauses, each announced
+	// ("C") and reported done ("c"), so the parent can aim kills at them.
+	go func() {
+		rng := rand.New(rand.NewPCG(seed, uint64(epoch)<<8|0xff))
+		for {
+			out.line("C")
+			if err := db.Compact(); err != nil {
+				out.fail(fmt.Errorf("compact: %w", err))
+			}
+			out.line("c")
+			time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
+		}
+	}()
 	for g := range crashSyncWriters {
 		go func() {
 			rng := rand.New(rand.NewPCG(seed, uint64(epoch)<<8|uint64(g)))
@@ -271,7 +288,10 @@ func crashSeed(t *testing.T) uint64 {
 // crashRunChild starts a child of role on dir, waits for it to report ready,
 // SIGKILLs it delay later and returns every complete protocol line it wrote
 // after the ready line.
-func crashRunChild(t *testing.T, role, dir string, epoch int, seed uint64, delay time.Duration) []string {
+//
+// If killOn is not empty, the delay starts when the child writes that line
+// (the first time after ready) instead of at ready.
+func crashRunChild(t *testing.T, role, dir string, epoch int, seed uint64, delay time.Duration, killOn string) []string {
 	t.Helper()
 	pr, pw, err := os.Pipe()
 	require.NoError(t, err)
@@ -298,7 +318,7 @@ func crashRunChild(t *testing.T, role, dir string, epoch int, seed uint64, delay
 		defer pr.Close()
 		var lines []string
 		br := bufio.NewReaderSize(pr, 1<<16)
-		sawReady := false
+		sawReady, sawKillOn := false, false
 		for {
 			l, err := br.ReadString('\n')
 			if err != nil {
@@ -307,10 +327,19 @@ func crashRunChild(t *testing.T, role, dir string, epoch int, seed uint64, delay
 			l = l[:len(l)-1]
 			if !sawReady && l == "R" {
 				sawReady = true
-				close(ready)
+				if killOn == "" {
+					close(ready)
+				}
 				continue
 			}
+			if sawReady && !sawKillOn && killOn != "" && l == killOn {
+				sawKillOn = true
+				close(ready)
+			}
 			lines = append(lines, l)
+		}
+		if !sawReady || (killOn != "" && !sawKillOn) {
+			close(ready) // let the parent see the child is gone
 		}
 		done <- lines
 	}()
@@ -343,6 +372,22 @@ func crashRunChild(t *testing.T, role, dir string, epoch int, seed uint64, delay
 	require.True(t, ws.Signaled() && ws.Signal() == syscall.SIGKILL,
 		"child was not killed by us: %v\nstderr:\n%s", err, stderr.String())
 	return lines
+}
+
+// crashMergeLeftovers reports whether dir holds the remains of a merge cut
+// short: temporary outputs or a commit journal.
+func crashMergeLeftovers(t *testing.T, dir string) bool {
+	names, err := os.ReadDir(filepath.Join(dir, "last_state"))
+	if errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	require.NoError(t, err)
+	for _, e := range names {
+		if strings.HasSuffix(e.Name(), compaction.TmpSuffix) || e.Name() == compaction.JournalName {
+			return true
+		}
+	}
+	return false
 }
 
 // crashState is the state of a key: absent, or the value written by op ver
@@ -401,18 +446,42 @@ func TestCrashSyncWrites(t *testing.T) {
 			keys = append(keys, crashSyncKey(g, i))
 		}
 	}
-	var totalAcked, totalLanded, totalInFlight int
+	var totalAcked, totalLanded, totalInFlight, killsInMerge, killsWithLeftovers int
 	var totalTorn int64
 	for epoch := range kills {
 		if epoch%crashSyncDirKills == 0 {
-			// Without compaction the directory only grows: start afresh
-			// now and then so that long runs (make crash) stay linear.
+			// Start afresh now and then, so a long run (make crash) also
+			// covers young directories.
 			dir = filepath.Join(base, strconv.Itoa(epoch))
 			model = map[string]crashState{}
 			t.Logf("kill %d: starting on a fresh directory %s", epoch, dir)
 		}
 		delay := time.Duration(5+rng.IntN(146)) * time.Millisecond
-		lines := crashRunChild(t, "sync", dir, epoch, seed, delay)
+		killOn := ""
+		if epoch%2 == 1 {
+			// Aim at a merge: kill 0-4 ms after the child starts one.
+			killOn, delay = "C", time.Duration(rng.IntN(4000))*time.Microsecond
+		}
+		lines := crashRunChild(t, "sync", dir, epoch, seed, delay, killOn)
+		inMerge := false
+		ops := lines[:0:0]
+		for _, l := range lines {
+			switch l {
+			case "C":
+				inMerge = true
+			case "c":
+				inMerge = false
+			default:
+				ops = append(ops, l)
+			}
+		}
+		lines = ops
+		if inMerge {
+			killsInMerge++
+		}
+		if crashMergeLeftovers(t, dir) {
+			killsWithLeftovers++
+		}
 
 		// Replay the protocol: the last acked op and the op in flight
 		// after it, per key.
@@ -500,6 +569,8 @@ func TestCrashSyncWrites(t *testing.T) {
 	}
 	t.Logf("%d kills: %d ops acked, %d in flight at a kill (%d survived), %d torn bytes truncated in total",
 		kills, totalAcked, totalInFlight, totalLanded, totalTorn)
+	t.Logf("%d kills during a Compact call; %d left an unfinished merge on disk (temporary outputs or a journal)",
+		killsInMerge, killsWithLeftovers)
 	require.Positive(t, totalAcked, "the children acknowledged nothing: the test checked nothing")
 }
 
@@ -535,7 +606,7 @@ func TestCrashAsyncLossBound(t *testing.T) {
 			t.Logf("kill %d: starting on a fresh directory %s", epoch, dir)
 		}
 		delay := time.Duration(5+rng.IntN(146)) * time.Millisecond
-		lines := crashRunChild(t, "async", dir, epoch, seed, delay)
+		lines := crashRunChild(t, "async", dir, epoch, seed, delay, "")
 		acked := 0
 		for _, l := range lines {
 			require.Equal(t, fmt.Sprintf("A %d", acked), l, "acks must arrive in order")

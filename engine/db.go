@@ -50,6 +50,9 @@ type DB struct {
 	waiters   int    // writers waiting in waitDurableLocked
 	lastBatch int    // waiters covered by the last group commit
 	writeErr  error  // sticky: set after a failed write or sync
+	nextID    uint64 // next file id to hand out (log files and merge outputs)
+	// activeFile is the table entry of the active writer's file.
+	activeFile *dataFile
 	// pending holds synced-mode writes appended but not yet durable, in
 	// append order; whoever advances synced applies them to the keydir in
 	// that order, so a Put and a later Delete of one key can never land in
@@ -61,6 +64,14 @@ type DB struct {
 
 	bgStop chan struct{}
 	bgDone chan struct{}
+
+	// mergeMu makes merges run one at a time; it is held for a whole merge
+	// (never while holding wmu). compStop is closed by Close to stop the
+	// worker and any merge in progress.
+	mergeMu  sync.Mutex
+	mergeErr error // sticky, under mergeMu: a committed merge could not finish
+	compStop chan struct{}
+	compDone chan struct{}
 
 	st stats
 }
@@ -99,7 +110,11 @@ func Open(dir string, opts Options) (*DB, error) {
 	start := time.Now()
 	nextID, err := db.recover()
 	if err == nil {
-		err = db.startWriter(nextID)
+		db.nextID = uint64(nextID)
+		var id uint32
+		if id, err = db.newIDLocked(); err == nil {
+			err = db.startWriter(id)
+		}
 	}
 	if err != nil {
 		_ = db.files.closeAll()
@@ -112,6 +127,12 @@ func Open(dir string, opts Options) (*DB, error) {
 	if !opts.SyncWrites {
 		db.bgStop, db.bgDone = make(chan struct{}), make(chan struct{})
 		go db.background()
+	}
+	db.compStop, db.compDone = make(chan struct{}), make(chan struct{})
+	if opts.DisableAutoCompaction {
+		close(db.compDone)
+	} else {
+		go db.compactionWorker()
 	}
 	return db, nil
 }
@@ -168,18 +189,33 @@ func (db *DB) startWriter(id uint32) error {
 		_ = w.Close()
 		return fmt.Errorf("simplekv: sync %s: %w", filepath.Dir(path), err)
 	}
-	if err := db.addReader(id, path); err != nil {
+	f, err := db.addReader(id, path, true)
+	if err != nil {
 		_ = w.Close()
 		return err
 	}
+	f.size.Store(w.Size())
 	db.w = w
+	db.activeFile = f
 	db.active.Store(w)
 	db.st.diskBytes.Add(w.Size())
 	return nil
 }
 
 // addReader makes data file id readable.
-func (db *DB) addReader(id uint32, path string) error {
+func (db *DB) addReader(id uint32, path string, wal bool) (*dataFile, error) {
+	r, err := db.openReader(path)
+	if err != nil {
+		return nil, err
+	}
+	f := &dataFile{id: id, wal: wal, path: path, r: r}
+	db.files.add(f)
+	return f, nil
+}
+
+// openReader opens a reader of the data file at path, memory-mapped
+// unless the options say otherwise.
+func (db *DB) openReader(path string) (*datafile.Reader, error) {
 	mapLen := 0
 	if !db.opts.DisableMmap {
 		mapLen = int(db.opts.MaxFileSize)
@@ -189,10 +225,9 @@ func (db *DB) addReader(id uint32, path string) error {
 	}
 	r, err := datafile.OpenReader(db.fs, path, mapLen)
 	if err != nil {
-		return fmt.Errorf("simplekv: %w", err)
+		return nil, fmt.Errorf("simplekv: %w", err)
 	}
-	db.files.add(&dataFile{id: id, path: path, r: r})
-	return nil
+	return r, nil
 }
 
 // Close flushes and syncs buffered writes, closes every file and releases
@@ -212,6 +247,13 @@ func (db *DB) Close() error {
 		close(db.bgStop)
 		<-db.bgDone
 	}
+	// Stop the compaction worker and wait for any merge (a manual Compact
+	// too) to stop or finish: a merge past its commit point completes.
+	close(db.compStop)
+	<-db.compDone
+	db.mergeMu.Lock()
+	//lint:ignore SA2001 waiting for the holder is the point
+	db.mergeMu.Unlock()
 	db.wmu.Lock()
 	for db.syncing {
 		db.syncCond.Wait()

@@ -20,6 +20,9 @@ var (
 	// ErrValueTooLarge is returned for a value longer than
 	// Options.MaxValueSize.
 	ErrValueTooLarge = errors.New("simplekv: value too large")
+	// ErrInvalidTTL is returned by PutWithTTL for a TTL that is not
+	// positive.
+	ErrInvalidTTL = errors.New("simplekv: TTL must be positive")
 	// ErrLocked is returned by Open when another DB (in this process or
 	// another) has the directory open.
 	ErrLocked = errors.New("simplekv: directory locked by another process or DB")

@@ -1,15 +1,19 @@
 package engine
 
 import (
+	"cmp"
 	"container/list"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 
+	"github.com/simplekv/simplekv/compaction"
 	"github.com/simplekv/simplekv/datafile"
 )
 
@@ -29,12 +33,75 @@ func parseDataFileName(name string) (uint32, bool) {
 	return uint32(id), err == nil
 }
 
-// dataFile is one readable data file.
+// dataFile is one readable data file and the accounting the compaction
+// picker works from.
 type dataFile struct {
 	id   uint32
+	wal  bool // in wal/ (a log file) rather than last_state/ (merge output)
 	path string
 	r    *datafile.Reader
 	lru  *list.Element // in fdCache; guarded by fdCache.mu
+
+	size  atomic.Int64 // bytes in the file, header included
+	dead  atomic.Int64 // bytes of records no longer live
+	tombs atomic.Int64 // bytes of delete markers
+	// minSeq and maxSeq bound the sequence numbers of the file's records
+	// (0, 0 before the first). A delete marker may be dropped only if no
+	// surviving file has minSeq below it.
+	minSeq, maxSeq atomic.Uint64
+	// expiresAt is the latest expiry of the file's put records:
+	// neverExpires once any of them has none, 0 while there are none.
+	expiresAt atomic.Int64
+}
+
+const neverExpires = math.MaxInt64
+
+// noteRecord accounts for one record of the file: appended by the write
+// path, copied by a merge, or found by recovery.
+func (f *dataFile) noteRecord(seq uint64, expiry int64, tombstone bool, size int64) {
+	f.noteSeqs(seq, seq)
+	if tombstone {
+		f.tombs.Add(size)
+		return
+	}
+	if expiry == 0 {
+		expiry = neverExpires
+	}
+	for {
+		cur := f.expiresAt.Load()
+		if expiry <= cur || f.expiresAt.CompareAndSwap(cur, expiry) {
+			return
+		}
+	}
+}
+
+// noteSeqs widens the file's sequence range to include [lo, hi]. Recovery
+// may call it from several goroutines at once.
+func (f *dataFile) noteSeqs(lo, hi uint64) {
+	for {
+		cur := f.minSeq.Load()
+		if (cur != 0 && cur <= lo) || f.minSeq.CompareAndSwap(cur, lo) {
+			break
+		}
+	}
+	for {
+		cur := f.maxSeq.Load()
+		if cur >= hi || f.maxSeq.CompareAndSwap(cur, hi) {
+			break
+		}
+	}
+}
+
+// info is the picker's view of f.
+func (f *dataFile) info() compaction.FileInfo {
+	exp := f.expiresAt.Load()
+	if exp == neverExpires {
+		exp = 0
+	}
+	return compaction.FileInfo{
+		ID: f.id, WAL: f.wal, Size: f.size.Load(), Dead: f.dead.Load(),
+		Tombstones: f.tombs.Load(), ExpiresAt: exp,
+	}
 }
 
 // readStripes is the number of read-lock stripes of a fileTable.
@@ -109,6 +176,46 @@ func (t *fileTable) closeAll() error {
 	return errors.Join(errs...)
 }
 
+// remove takes files ids out of the table once no reader uses them and
+// returns them; the caller closes them. Readers that find a file missing
+// look their key up again (the merge that removes a file has moved its
+// live records first).
+func (t *fileTable) remove(ids []uint32) []*dataFile {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := range t.stripes {
+		t.stripes[i].Lock()
+	}
+	old := *t.files.Load()
+	m := make(map[uint32]*dataFile, len(old))
+	for k, v := range old {
+		m[k] = v
+	}
+	var gone []*dataFile
+	for _, id := range ids {
+		if f, ok := m[id]; ok {
+			gone = append(gone, f)
+			delete(m, id)
+		}
+	}
+	t.files.Store(&m)
+	for i := range t.stripes {
+		t.stripes[i].Unlock()
+	}
+	return gone
+}
+
+// snapshot returns the files in id order.
+func (t *fileTable) snapshot() []*dataFile {
+	m := *t.files.Load()
+	out := make([]*dataFile, 0, len(m))
+	for _, f := range m {
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(a, b *dataFile) int { return cmp.Compare(a.id, b.id) })
+	return out
+}
+
 func (t *fileTable) len() int { return len(*t.files.Load()) }
 
 // fdCache bounds the descriptors held by unmapped readers: it remembers the
@@ -143,6 +250,37 @@ func (c *fdCache) touch(f *dataFile) {
 	}
 }
 
+// forget drops f from the cache before f is closed for good.
+func (c *fdCache) forget(f *dataFile) {
+	c.mu.Lock()
+	if f.lru != nil {
+		c.lru.Remove(f.lru)
+		f.lru = nil
+	}
+	c.mu.Unlock()
+}
+
+const hintExt = ".hint"
+
+// parseHintFileName returns the id of a hint file name.
+func parseHintFileName(name string) (uint32, bool) {
+	base, ok := strings.CutSuffix(name, hintExt)
+	if !ok {
+		return 0, false
+	}
+	return parseDataFileName(base + dataExt)
+}
+
+func hintFileName(id uint32) string { return fmt.Sprintf("%012d%s", id, hintExt) }
+
 func walPath(dir string, id uint32) string {
 	return filepath.Join(dir, walDir, dataFileName(id))
+}
+
+func lastStatePath(dir string, id uint32) string {
+	return filepath.Join(dir, lastStateDir, dataFileName(id))
+}
+
+func hintPath(dir string, id uint32) string {
+	return filepath.Join(dir, lastStateDir, hintFileName(id))
 }

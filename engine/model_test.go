@@ -3,15 +3,17 @@ package engine
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 
 	"github.com/simplekv/simplekv/internal/vfs"
 )
 
-// TestModel runs random Put/Get/Has/Delete/Sync/Reopen/Crash sequences
-// against a Go map. Crash takes a power-cut clone of the in-memory
+// TestModel runs random Put/PutWithTTL/Get/Has/Delete/Sync/Compact/partial
+// merge/Reopen/Crash sequences against a Go map. Crash takes a power-cut clone of the in-memory
 // filesystem; with SyncWrites every acknowledged write must survive it, and
 // without it everything up to the last Sync must.
 func TestModel(t *testing.T) {
@@ -24,6 +26,8 @@ func TestModel(t *testing.T) {
 			CacheSize:     int64(rapid.SampledFrom([]int{-1, 0, 4096}).Draw(t, "cache")),
 			FlushInterval: 1 << 40, // deterministic: no background flushes
 			SyncInterval:  -1,
+
+			DisableAutoCompaction: true, // merges are steps of the test
 		}
 		mem := vfs.NewMem()
 		opts.FS = mem
@@ -35,6 +39,7 @@ func TestModel(t *testing.T) {
 
 		model := map[string][]byte{}  // what Get must return
 		synced := map[string][]byte{} // what survives a power cut
+		expiredEver := 0              // keys the keydir may hold expired
 		keyGen := rapid.SampledFrom([]string{"a", "b", "c", "\x00", "key\nwith\tbytes", "\xff\xfe", "long-key-0123456789"})
 		valGen := rapid.OneOf(
 			rapid.SliceOfN(rapid.Byte(), 0, 64),
@@ -63,6 +68,56 @@ func TestModel(t *testing.T) {
 				}
 				model[k] = bytes.Clone(v)
 				markSynced()
+			},
+			"putTTL": func(t *rapid.T) {
+				k, v := keyGen.Draw(t, "k"), valGen.Draw(t, "v")
+				if rapid.Bool().Draw(t, "expired") {
+					if err := db.PutWithTTL([]byte(k), v, time.Nanosecond); err != nil {
+						t.Fatal(err)
+					}
+					delete(model, k)
+					expiredEver++
+				} else {
+					if err := db.PutWithTTL([]byte(k), v, time.Hour); err != nil {
+						t.Fatal(err)
+					}
+					model[k] = bytes.Clone(v)
+				}
+				markSynced()
+			},
+			"compact": func(t *rapid.T) {
+				if err := db.Compact(); err != nil {
+					t.Fatal(err)
+				}
+				synced = copyModel(model) // sealing the active file synced it
+			},
+			"mergeSome": func(t *rapid.T) {
+				sealed := db.sealedFiles()
+				if len(sealed) == 0 {
+					t.Skip("no sealed files")
+				}
+				var in []*dataFile
+				for i, f := range sealed {
+					if rapid.Bool().Draw(t, fmt.Sprintf("join%d", i)) {
+						in = append(in, f)
+					}
+				}
+				if len(in) == 0 {
+					in = sealed[:1]
+				}
+				db.mergeMu.Lock()
+				err := db.merge(in, "model")
+				db.mergeMu.Unlock()
+				if err != nil {
+					t.Fatal(err)
+				}
+				synced = copyModel(model) // a merge syncs the log before its commit
+			},
+			"seal": func(t *rapid.T) {
+				if err := db.sealActive(); err != nil {
+					t.Fatal(err)
+				}
+				synced = copyModel(model)
 			},
 			"delete": func(t *rapid.T) {
 				k := keyGen.Draw(t, "k")
@@ -113,8 +168,9 @@ func TestModel(t *testing.T) {
 				model = copyModel(synced)
 			},
 			"": func(t *rapid.T) {
-				if got := db.Stats().Keys; got != len(model) {
-					t.Fatalf("Stats().Keys = %d, model has %d", got, len(model))
+				// Expired keys stay in the keydir until a merge drops them.
+				if got := db.Stats().Keys; got < len(model) || got > len(model)+expiredEver {
+					t.Fatalf("Stats().Keys = %d, model has %d (+ up to %d expired)", got, len(model), expiredEver)
 				}
 			},
 		})

@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/simplekv/simplekv/compaction"
 	"github.com/simplekv/simplekv/datafile"
 	"github.com/simplekv/simplekv/internal/vfs"
 )
@@ -59,6 +60,18 @@ type Options struct {
 	// files (least recently used are closed first). Default 256.
 	MaxOpenFiles int
 
+	// DisableAutoCompaction turns off the background merge worker. Compact
+	// still merges on demand.
+	DisableAutoCompaction bool
+	// CompactionInterval is how often the background worker checks the
+	// compaction triggers; each wait is jittered by ±20% so that many DBs
+	// started together do not merge in step. Default 15 s.
+	CompactionInterval time.Duration
+	// Compaction holds the triggers (when to merge) and thresholds (which
+	// files join) of the background worker; see compaction.Options for the
+	// defaults.
+	Compaction compaction.Options
+
 	// Logger receives recovery reports and errors. Default: discard.
 	Logger *slog.Logger
 
@@ -77,6 +90,8 @@ const (
 	DefaultFlushInterval = 10 * time.Millisecond
 	DefaultSyncInterval  = time.Second
 	DefaultMaxOpenFiles  = 256
+
+	DefaultCompactionInterval = 15 * time.Second
 )
 
 // maxValueSize keeps header + key + value of one record within 32 bits.
@@ -107,6 +122,12 @@ func (o Options) Validate() error {
 	}
 	if o.MaxOpenFiles < 0 {
 		bad("MaxOpenFiles %d is negative", o.MaxOpenFiles)
+	}
+	if o.CompactionInterval < 0 {
+		bad("CompactionInterval %v is negative", o.CompactionInterval)
+	}
+	if err := o.Compaction.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.MaxValueSize > maxValueSize {
 		bad("MaxValueSize %d above the format limit %d", o.MaxValueSize, maxValueSize)
@@ -143,6 +164,10 @@ func (o Options) withDefaults() Options {
 	if o.MaxOpenFiles == 0 {
 		o.MaxOpenFiles = DefaultMaxOpenFiles
 	}
+	if o.CompactionInterval == 0 {
+		o.CompactionInterval = DefaultCompactionInterval
+	}
+	o.Compaction = o.Compaction.WithDefaults()
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

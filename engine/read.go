@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -18,16 +19,28 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 	if db.closed.Load() {
 		return nil, ErrClosed
 	}
-	e, ok := db.lookup(key)
-	if !ok {
-		return nil, ErrNotFound
-	}
-	if v, ok := db.cache.Get(key, e.Seq); ok {
-		return append(make([]byte, 0, len(v)), v...), nil
-	}
-	v, costly, err := db.readValue(e)
-	if err != nil {
-		return nil, err
+	var e keydir.Entry
+	var v []byte
+	var costly bool
+	for attempt := 0; ; attempt++ {
+		var ok bool
+		e, ok = db.lookup(key)
+		if !ok {
+			return nil, ErrNotFound
+		}
+		if v, ok := db.cache.Get(key, e.Seq); ok {
+			return append(make([]byte, 0, len(v)), v...), nil
+		}
+		var err error
+		v, costly, err = db.readValue(e)
+		if err == nil {
+			break
+		}
+		// A merge moved the record and removed its file between our
+		// lookup and the read: the keydir already has the new place.
+		if !errors.Is(err, errFileGone) || attempt == maxMovedRetries {
+			return nil, err
+		}
 	}
 	if costly {
 		// The cache keeps its own copy: the caller owns v.
@@ -35,6 +48,15 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 	}
 	return v, nil
 }
+
+// errFileGone is returned by readValue for a file that is no longer in the
+// table, which is normal when a merge has just removed it.
+var errFileGone = errors.New("simplekv: data file removed")
+
+// maxMovedRetries bounds Get's retries after errFileGone. A record moves
+// once per merge and merges run one at a time, so two are plenty; the bound
+// only guards against a keydir bug looping forever.
+const maxMovedRetries = 8
 
 // Has reports whether key has a live value. It reads only the keydir.
 func (db *DB) Has(key []byte) (bool, error) {
@@ -78,7 +100,7 @@ func (db *DB) readValue(e keydir.Entry) (value []byte, costly bool, err error) {
 		if db.closed.Load() {
 			return nil, false, ErrClosed
 		}
-		return nil, false, fmt.Errorf("simplekv: keydir names data file %d, which is not open", e.FileID)
+		return nil, false, fmt.Errorf("%w: keydir names data file %d, which is not open", errFileGone, e.FileID)
 	}
 	db.fds.touch(f)
 	rec, err := f.r.Read(off, size, nil)

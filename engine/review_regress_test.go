@@ -26,6 +26,8 @@ func simulateKill(db *DB) {
 		close(db.bgStop)
 		<-db.bgDone
 	}
+	close(db.compStop)
+	<-db.compDone
 	_ = db.lock.Close()
 }
 

@@ -19,38 +19,98 @@ type Stats struct {
 	CacheBytes, CacheHits, CacheMisses int64
 
 	RecoveryDuration time.Duration // time Open took to rebuild the keydir
-	RecoveredRecords int64         // records scanned by Open
-	TornBytes        int64         // bytes of torn tail truncated by Open
+	// RecoveryHintsDuration is the part of it spent on last_state/ (hint
+	// files), RecoveryLogDuration the part spent replaying wal/.
+	RecoveryHintsDuration, RecoveryLogDuration time.Duration
+	RecoveredRecords                           int64 // records loaded by Open (from hints or scans)
+	TornBytes                                  int64 // bytes of torn tail truncated by Open
+	// HintFallbacks counts merged files Open had to scan because their
+	// hint file was missing, damaged or did not match.
+	HintFallbacks int64
+
+	// Files reports each data file (active one included), in id order.
+	Files []FileStats
+	// ReclaimableBytes is what a full merge would free: dead records,
+	// and records whose files have wholly expired.
+	ReclaimableBytes int64
+	// Compactions counts merges completed since Open; CompactionReclaimed
+	// is the disk space they freed (inputs minus outputs, hint files
+	// included); LastCompaction is the latest one's duration.
+	Compactions         int64
+	CompactionReclaimed int64
+	LastCompaction      time.Duration
+	// CompactionRunning reports that a merge is in progress right now.
+	CompactionRunning bool
+}
+
+// FileStats is the accounting of one data file.
+type FileStats struct {
+	ID         uint32
+	WAL        bool  // in wal/ (the log) rather than last_state/ (merged)
+	Active     bool  // the file being appended to
+	Size       int64 // bytes, header included
+	Live       int64 // bytes of records a read can still reach
+	Dead       int64 // bytes of records overwritten, deleted or expired
+	Tombstones int64 // bytes of delete markers
 }
 
 type stats struct {
 	diskBytes, bytesWritten atomic.Int64
 	puts, deletes, syncs    atomic.Int64
 
+	compactions, reclaimed, lastCompaction atomic.Int64
+	merging                                atomic.Bool
+
 	// Set during Open only.
-	recoveryDuration time.Duration
-	recoveredRecords int64
-	tornBytes        int64
+	recoveryDuration           time.Duration
+	recoveryHints, recoveryLog time.Duration
+	recoveredRecords           int64
+	tornBytes                  int64
+	hintFallbacks              int64
 }
 
 // Stats reports the DB's counters. It works after Close too (reporting the
 // final values).
 func (db *DB) Stats() Stats {
 	cb, ch, cm := db.cache.Stats()
+	now := time.Now().UnixNano()
+	var files []FileStats
+	var reclaimable int64
+	active := db.active.Load()
+	for _, f := range db.files.snapshot() {
+		in := f.info()
+		fs := FileStats{ID: f.id, WAL: f.wal, Active: active != nil && active.ID() == f.id,
+			Size: in.Size, Live: in.Live(), Dead: in.Dead, Tombstones: in.Tombstones}
+		if !fs.Active && in.Expired(now) {
+			fs.Dead += fs.Live
+			fs.Live = 0
+		}
+		reclaimable += fs.Dead
+		files = append(files, fs)
+	}
 	return Stats{
-		Keys:             db.kd.Len(),
-		DataFiles:        db.files.len(),
-		DiskBytes:        db.st.diskBytes.Load(),
-		BytesWritten:     db.st.bytesWritten.Load(),
-		KeydirBytes:      db.kd.MemoryBytes(),
-		Puts:             db.st.puts.Load(),
-		Deletes:          db.st.deletes.Load(),
-		Syncs:            db.st.syncs.Load(),
-		CacheBytes:       cb,
-		CacheHits:        ch,
-		CacheMisses:      cm,
-		RecoveryDuration: db.st.recoveryDuration,
-		RecoveredRecords: db.st.recoveredRecords,
-		TornBytes:        db.st.tornBytes,
+		RecoveryHintsDuration: db.st.recoveryHints,
+		RecoveryLogDuration:   db.st.recoveryLog,
+		HintFallbacks:         db.st.hintFallbacks,
+		Files:                 files,
+		ReclaimableBytes:      reclaimable,
+		Compactions:           db.st.compactions.Load(),
+		CompactionReclaimed:   db.st.reclaimed.Load(),
+		LastCompaction:        time.Duration(db.st.lastCompaction.Load()),
+		CompactionRunning:     db.st.merging.Load(),
+		Keys:                  db.kd.Len(),
+		DataFiles:             db.files.len(),
+		DiskBytes:             db.st.diskBytes.Load(),
+		BytesWritten:          db.st.bytesWritten.Load(),
+		KeydirBytes:           db.kd.MemoryBytes(),
+		Puts:                  db.st.puts.Load(),
+		Deletes:               db.st.deletes.Load(),
+		Syncs:                 db.st.syncs.Load(),
+		CacheBytes:            cb,
+		CacheHits:             ch,
+		CacheMisses:           cm,
+		RecoveryDuration:      db.st.recoveryDuration,
+		RecoveredRecords:      db.st.recoveredRecords,
+		TornBytes:             db.st.tornBytes,
 	}
 }

@@ -3,9 +3,10 @@ package engine
 import (
 	"bytes"
 	"fmt"
-	"path/filepath"
+	"math"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/simplekv/simplekv/datafile"
 	"github.com/simplekv/simplekv/keydir"
@@ -36,6 +37,29 @@ func (db *DB) Put(key, value []byte) error {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrValueTooLarge, len(value), db.opts.MaxValueSize)
 	}
 	return db.write(key, value, 0, false)
+}
+
+// PutWithTTL stores value under key like Put, to expire ttl from now: from
+// then on Get and Has no longer see it (at once, not at the next
+// compaction), and compaction drops its record. A later Put without TTL
+// replaces it for good. ttl must be positive (ErrInvalidTTL otherwise).
+// Expiry uses the wall clock of the machine, so moving the clock moves it.
+func (db *DB) PutWithTTL(key, value []byte, ttl time.Duration) error {
+	if err := db.checkKey(key); err != nil {
+		return err
+	}
+	if len(value) > db.opts.MaxValueSize {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrValueTooLarge, len(value), db.opts.MaxValueSize)
+	}
+	if ttl <= 0 {
+		return fmt.Errorf("%w: %v", ErrInvalidTTL, ttl)
+	}
+	now := time.Now().UnixNano()
+	expiry := int64(math.MaxInt64)
+	if int64(ttl) < math.MaxInt64-now {
+		expiry = now + int64(ttl)
+	}
+	return db.write(key, value, expiry, false)
 }
 
 // Delete removes key. Deleting an absent key is not an error and writes
@@ -130,6 +154,8 @@ func (db *DB) write(key, value []byte, expiry int64, tombstone bool) error {
 	target := db.appended
 	db.st.bytesWritten.Add(size)
 	db.st.diskBytes.Add(size)
+	db.activeFile.size.Add(size)
+	db.activeFile.noteRecord(seq, expiry, tombstone, size)
 	e := keydir.Entry{FileID: db.w.ID(), Offset: uint32(off), Size: uint32(size), Seq: seq, Expiry: expiry}
 
 	if db.opts.SyncWrites {
@@ -153,16 +179,28 @@ type pendingOp struct {
 	pos       uint64 // log position just past the record
 }
 
-// applyLocked makes one write visible.
+// applyLocked makes one write visible, and counts the record it replaces
+// as dead in that record's file.
 func (db *DB) applyLocked(key []byte, e keydir.Entry, tombstone bool) {
 	if tombstone {
-		db.kd.Delete(key, e.Seq)
+		if prev, removed := db.kd.Delete(key, e.Seq); removed {
+			db.noteDead(prev)
+		}
 		db.st.deletes.Add(1)
 	} else {
-		db.kd.Put(key, e)
+		if prev, had, installed := db.kd.Put(key, e); had && installed {
+			db.noteDead(prev)
+		}
 		db.st.puts.Add(1)
 	}
 	db.cache.Invalidate(key)
+}
+
+// noteDead counts the record e locates as dead in its file.
+func (db *DB) noteDead(e keydir.Entry) {
+	if f, ok := db.files.get(e.FileID); ok {
+		f.dead.Add(int64(e.Size))
+	}
 }
 
 // markSyncedLocked records that the log is durable up to pos and applies,
@@ -250,6 +288,18 @@ func (db *DB) failLocked(err error) error {
 	return db.writeErr
 }
 
+// newIDLocked hands out the next file id. Log files and merge outputs
+// share one id space, so an id names one file for the life of the
+// directory.
+func (db *DB) newIDLocked() (uint32, error) {
+	if db.nextID > math.MaxUint32 {
+		return 0, fmt.Errorf("data file ids exhausted in %s", db.dir)
+	}
+	id := uint32(db.nextID)
+	db.nextID++
+	return id, nil
+}
+
 // rotateLocked seals the active file (fully synced) and starts the next.
 // The caller holds wmu without a sync in progress; rotateLocked does not
 // release wmu.
@@ -260,9 +310,9 @@ func (db *DB) rotateLocked() error {
 	}
 	db.markSyncedLocked(db.appended)
 	db.syncCond.Broadcast()
-	next := old.ID() + 1
-	if next == 0 {
-		return db.failLocked(fmt.Errorf("data file ids exhausted in %s", filepath.Join(db.dir, walDir)))
+	next, err := db.newIDLocked()
+	if err != nil {
+		return db.failLocked(err)
 	}
 	if err := db.startWriter(next); err != nil {
 		return db.failLocked(err)

@@ -90,6 +90,42 @@ func (k *Keydir) CompareAndSwap(key []byte, old, new Entry) bool {
 	return ok
 }
 
+// Reserve sizes the index for about n keys in all, so that loading n keys
+// (as recovery does) does not rehash each shard several times on the way.
+// It never shrinks a shard.
+func (k *Keydir) Reserve(n int) {
+	if n <= 0 {
+		return
+	}
+	per := n / numShards
+	per += 4*isqrt(per) + 8 // keys do not spread evenly: leave a few deviations
+	for i := range k.shards {
+		s := &k.shards[i]
+		s.mu.Lock()
+		if per > s.growAt {
+			s.resize(slotsFor(per))
+		}
+		s.mu.Unlock()
+	}
+}
+
+func isqrt(n int) int {
+	r := 0
+	for (r+1)*(r+1) <= n {
+		r++
+	}
+	return r
+}
+
+// Shards is the number of shards the keys are spread over.
+const Shards = numShards
+
+// ShardOf returns the shard (0 <= shard < Shards) that holds key. Loaders
+// use it to split work so that no two goroutines insert into one shard.
+func (k *Keydir) ShardOf(key []byte) int {
+	return int(xxhash.Sum64(key) >> (64 - shardBits))
+}
+
 // Len returns the number of keys.
 func (k *Keydir) Len() int {
 	n := 0

@@ -845,3 +845,37 @@ func BenchmarkDelete(b *testing.B) {
 		k.Put(key, Entry{Seq: 2})
 	}
 }
+
+func TestReserveKeepsContentsAndAvoidsGrowth(t *testing.T) {
+	k := New()
+	k.Put([]byte("before"), Entry{FileID: 1, Seq: 1})
+	k.Reserve(100_000)
+	before := k.MemoryBytes()
+	for i := 0; i < 100_000; i++ {
+		k.Put([]byte(fmt.Sprintf("key-%d", i)), Entry{FileID: 2, Seq: uint64(i + 2)})
+	}
+	e, ok := k.Get([]byte("before"))
+	require.True(t, ok)
+	require.Equal(t, uint32(1), e.FileID)
+	require.Equal(t, 100_001, k.Len())
+	// No shard had to grow: the slot tables are the size Reserve made them.
+	grown := 0
+	for i := range k.shards {
+		if k.shards[i].n != slotsFor(100_000/numShards+4*isqrt(100_000/numShards)+8) {
+			grown++
+		}
+	}
+	require.Zero(t, grown, "shards resized after Reserve")
+	require.Greater(t, k.MemoryBytes(), before)
+}
+
+func TestShardOf(t *testing.T) {
+	k := New()
+	for i := 0; i < 10000; i++ {
+		key := []byte(fmt.Sprintf("key-%d", i))
+		s := k.ShardOf(key)
+		require.True(t, s >= 0 && s < Shards)
+		_, sh := k.shardOf(key)
+		require.Same(t, &k.shards[s], sh, "ShardOf disagrees with the shard Put uses")
+	}
+}

@@ -1,0 +1,285 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"time"
+
+	"github.com/simplekv/simplekv/compaction"
+	"github.com/simplekv/simplekv/datafile"
+	"github.com/simplekv/simplekv/hintfile"
+)
+
+// Compact merges every data file except the active one into last_state/,
+// after sealing the active file if it holds records: afterwards the
+// directory holds only live records (and no delete markers), each merged
+// file has a hint file, and the log is empty. Writers and readers keep
+// running during the merge. Compact waits for a background merge in
+// progress to finish first. If Close is called meanwhile, Compact returns
+// an error wrapping compaction.ErrStopped and nothing changes.
+func (db *DB) Compact() error {
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	db.mergeMu.Lock()
+	defer db.mergeMu.Unlock()
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	if db.mergeErr != nil {
+		return db.mergeErr
+	}
+	if err := db.sealActive(); err != nil {
+		return err
+	}
+	sealed := db.sealedFiles()
+	if !worthFullMerge(sealed, time.Now().UnixNano()) {
+		return nil
+	}
+	return db.merge(sealed, "manual")
+}
+
+// worthFullMerge reports whether rewriting files would change anything:
+// not if they are a single merged file with nothing dead in it.
+func worthFullMerge(files []*dataFile, now int64) bool {
+	if len(files) == 0 {
+		return false
+	}
+	if len(files) > 1 || files[0].wal {
+		return true
+	}
+	in := files[0].info()
+	return in.Dead > 0 || in.Tombstones > 0 || in.Expired(now)
+}
+
+// maybeCompact runs one merge if the picker's triggers say so.
+func (db *DB) maybeCompact() error {
+	db.mergeMu.Lock()
+	defer db.mergeMu.Unlock()
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	if db.mergeErr != nil {
+		return nil // reported when it happened; the next Open finishes it
+	}
+	sealed := db.sealedFiles()
+	infos := make([]compaction.FileInfo, len(sealed))
+	byID := make(map[uint32]*dataFile, len(sealed))
+	for i, f := range sealed {
+		infos[i] = f.info()
+		byID[f.id] = f
+	}
+	plan := compaction.Pick(infos, time.Now().UnixNano(), db.opts.Compaction)
+	if len(plan.Inputs) == 0 {
+		return nil
+	}
+	inputs := make([]*dataFile, len(plan.Inputs))
+	for i, id := range plan.Inputs {
+		inputs[i] = byID[id]
+	}
+	return db.merge(inputs, plan.Reason)
+}
+
+// compactionWorker checks the triggers every CompactionInterval (jittered)
+// until Close.
+func (db *DB) compactionWorker() {
+	defer close(db.compDone)
+	for {
+		d := time.Duration(float64(db.opts.CompactionInterval) * (0.8 + 0.4*rand.Float64()))
+		t := time.NewTimer(d)
+		select {
+		case <-db.compStop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		err := db.maybeCompact()
+		if err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, compaction.ErrStopped) {
+			db.log.Error("simplekv: background compaction failed", "err", err)
+		}
+	}
+}
+
+// sealActive rotates the active file if it holds any record, so that a
+// full merge covers every write made so far.
+func (db *DB) sealActive() error {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	for {
+		if db.closed.Load() {
+			return ErrClosed
+		}
+		if db.writeErr != nil {
+			return db.writeErr
+		}
+		if !db.syncing {
+			break
+		}
+		db.syncCond.Wait()
+	}
+	if db.w.Size() == datafile.FileHeaderSize {
+		return nil
+	}
+	return db.rotateLocked()
+}
+
+// sealedFiles returns every file but the active one, in id order. It holds
+// wmu so that no rotation slips between reading the active id and listing
+// the files (which would make the new active file look sealed).
+func (db *DB) sealedFiles() []*dataFile {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	all := db.files.snapshot()
+	out := all[:0]
+	for _, f := range all {
+		if f != db.activeFile {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// newID hands out a file id for a merge output.
+func (db *DB) newID() (uint32, error) {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	return db.newIDLocked()
+}
+
+// merge rewrites inputs into last_state/ and swaps the result in. Called
+// with mergeMu held. The steps, and why a crash at any point is safe:
+//
+//  1. Run writes outputs under temporary names and syncs them. A crash
+//     leaves only temporaries, which recovery deletes.
+//  2. Sync the log: every record the keydir points at, which the merge
+//     relied on when it dropped older records, is durable.
+//  3. Commit: write the journal (synced, renamed, directory synced).
+//     From here recovery rolls the merge forward.
+//  4. Publish the outputs, open them and move keydir entries to them by
+//     compare-and-swap; remove the expired records it did not copy.
+//  5. Take the inputs out of the file table once no read is using them,
+//     close them, delete them, sync the directories, drop the journal.
+func (db *DB) merge(inputs []*dataFile, reason string) error {
+	start := time.Now()
+	db.st.merging.Store(true)
+	defer db.st.merging.Store(false)
+	ls := filepath.Join(db.dir, lastStateDir)
+	isInput := make(map[uint32]bool, len(inputs))
+	var in []compaction.Input
+	var refs []compaction.FileRef
+	var inBytes int64
+	for _, f := range inputs {
+		isInput[f.id] = true
+		ref := compaction.FileRef{WAL: f.wal, ID: f.id}
+		in = append(in, compaction.Input{FileRef: ref, Path: f.path})
+		refs = append(refs, ref)
+		inBytes += f.size.Load()
+		if !f.wal {
+			if fi, err := db.fs.Stat(hintPath(db.dir, f.id)); err == nil {
+				inBytes += fi.Size()
+			}
+		}
+	}
+	minSurviving := uint64(math.MaxUint64)
+	for _, f := range db.files.snapshot() {
+		if ms := f.minSeq.Load(); !isInput[f.id] && ms != 0 {
+			minSurviving = min(minSurviving, ms)
+		}
+	}
+	db.log.Info("simplekv: compaction started", "reason", reason, "inputs", len(inputs), "bytes", inBytes)
+	m := &compaction.Merger{
+		FS: db.fs, Keydir: db.kd, Dir: ls, MaxFileSize: db.opts.MaxFileSize,
+		NewID: db.newID, Now: time.Now().UnixNano(), MinSurvivingSeq: minSurviving, Stop: db.compStop,
+	}
+	res, err := m.Run(in)
+	if err != nil {
+		return fmt.Errorf("simplekv: compaction: %w", err)
+	}
+	if err := db.Sync(); err != nil {
+		res.Discard(db.fs)
+		return fmt.Errorf("simplekv: compaction: sync the log before commit: %w", err)
+	}
+	j := compaction.Journal{Inputs: refs, Outputs: res.OutputIDs()}
+	renamed, err := compaction.WriteJournal(db.fs, ls, j)
+	if err != nil && !renamed {
+		res.Discard(db.fs)
+		return fmt.Errorf("simplekv: %w", err)
+	}
+	if err == nil {
+		err = db.installMerge(j, res, inputs)
+	}
+	if err != nil {
+		// Committed but not finished: the next Open finishes it. Until
+		// then no further merge runs, since it could remove a file this
+		// one still needs.
+		db.mergeErr = fmt.Errorf("simplekv: compaction committed but not finished (the next Open finishes it): %w", err)
+		db.log.Error("simplekv: compaction failed after its commit", "err", err)
+		return db.mergeErr
+	}
+	dur := time.Since(start)
+	db.st.compactions.Add(1)
+	db.st.reclaimed.Add(inBytes - res.OutputBytes)
+	db.st.lastCompaction.Store(int64(dur))
+	db.log.Info("simplekv: compaction finished", "reason", reason, "duration", dur,
+		"inputs", len(inputs), "outputs", len(res.Outputs), "copied", res.Copied, "dropped", res.Dropped,
+		"kept_tombstones", res.KeptTombstones, "reclaimed_bytes", inBytes-res.OutputBytes)
+	return nil
+}
+
+// installMerge carries out steps 4 and 5 of merge.
+func (db *DB) installMerge(j compaction.Journal, res *compaction.Result, inputs []*dataFile) error {
+	ls := filepath.Join(db.dir, lastStateDir)
+	if err := compaction.Publish(db.fs, ls, j.Outputs); err != nil {
+		return err
+	}
+	for _, out := range res.Outputs {
+		f, err := db.addReader(out.ID, out.Data, false)
+		if err != nil {
+			return err
+		}
+		f.size.Store(out.Size)
+		f.noteSeqs(out.MinSeq, out.MaxSeq)
+		f.tombs.Store(out.TombBytes)
+		f.expiresAt.Store(out.ExpiresAt)
+		db.st.diskBytes.Add(out.Size)
+		if fi, err := db.fs.Stat(out.Hint); err == nil {
+			db.st.diskBytes.Add(fi.Size())
+		}
+		hf, err := hintfile.Open(db.fs, out.Hint)
+		if err != nil {
+			return err
+		}
+		_, lost := compaction.Install(db.kd, out, hf)
+		hf.Close()
+		f.dead.Add(lost)
+	}
+	for _, x := range res.Expired {
+		// Remove the expired record only if it is still the key's newest
+		// (sequence numbers are unique, so <= its own means it).
+		if _, removed := db.kd.Delete(x.Key, x.Entry.Seq+1); removed {
+			db.cache.Invalidate(x.Key)
+		}
+	}
+	ids := make([]uint32, len(inputs))
+	for i, f := range inputs {
+		ids[i] = f.id
+	}
+	var errs []error
+	for _, f := range db.files.remove(ids) {
+		db.fds.forget(f)
+		errs = append(errs, f.r.Close())
+		db.st.diskBytes.Add(-f.size.Load())
+		if !f.wal {
+			if fi, err := db.fs.Stat(hintPath(db.dir, f.id)); err == nil {
+				db.st.diskBytes.Add(-fi.Size())
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		db.log.Warn("simplekv: closing merged files", "err", err)
+	}
+	return db.removeMergeInputs(j)
+}

@@ -1,0 +1,54 @@
+// Package hintfile owns the on-disk format of simplekv's hint files. A hint
+// file sits next to a merged data file, last_state/<id>.data, as
+// last_state/<id>.hint and lists every record of that data file (key,
+// position, sequence, expiry, tombstone or not), so that Open can rebuild the
+// in-memory index without reading the data file itself.
+//
+// A hint file is a 16-byte header, then blocks, the last of which is the
+// footer. All integers are little endian; "uvarint" and "varint" are the
+// encodings of encoding/binary (PutUvarint, and PutVarint with zigzag).
+//
+//	file header (16 bytes)
+//	+--------+---------+----------+--------------+----------+
+//	| magic  | version | reserved | data file id | checksum |
+//	| "SKVH" | u16 = 1 | u16 = 0  | u32          | u32      |
+//	+--------+---------+----------+--------------+----------+
+//	checksum = low 32 bits of xxhash64(bytes 0..11)
+//
+//	block
+//	+----------------+----------+------------------------------+
+//	| payload length | checksum | payload (length bytes)       |
+//	| u32 (>= 1)     | u32      | kind u8, then kind-specific  |
+//	+----------------+----------+------------------------------+
+//	checksum = low 32 bits of xxhash64(the 4 length bytes, then the payload)
+//	kind: 1 put entries, 2 tombstone entries, 3 footer
+//
+//	entry block payload (kind 1 or 2)
+//	+------+-----------------+----------------+----------+-----+----------+
+//	| kind | count (uvarint) | base (uvarint) | entry 1  | ... | entry n  |
+//	+------+-----------------+----------------+----------+-----+----------+
+//	entry: uvarint keylen, key, uvarint gap, uvarint size, uvarint seq,
+//	       varint expiry
+//	offset = prevEnd + gap; prevEnd starts at base and becomes offset+size
+//	after each entry, so offsets increase and records never overlap.
+//
+//	footer payload (kind 3, 41 bytes; the last block, ending at end of file)
+//	+------+-------------+----------------+---------------+------------+------------+
+//	| kind | entries u64 | tombstones u64 | data size u64 | minSeq u64 | maxSeq u64 |
+//	+------+-------------+----------------+---------------+------------+------------+
+//
+// Put and tombstone entries are kept in separate blocks, so the tombstones
+// can be read without decoding the puts; the writer closes a block once its
+// payload reaches BlockSize bytes (a block never splits an entry). Within a
+// kind, entries appear in increasing offset order, across blocks too.
+//
+// A file without a valid footer (for example one cut short by a crash, or
+// one whose writer was abandoned) is damaged: Open rejects it, and the caller
+// falls back to scanning the data file. Open verifies every checksum and
+// validates every entry before it returns, so the iteration methods of a
+// File cannot fail afterwards. Every length is checked against the bytes
+// that remain before anything is sliced, and nothing is allocated on the
+// strength of a length field.
+//
+// FORMAT.md at the repository root documents every byte.
+package hintfile

@@ -1,0 +1,247 @@
+package hintfile
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/simplekv/simplekv/internal/vfs"
+)
+
+// File is a verified hint file held in memory. Its methods may be called
+// concurrently, except Close.
+type File struct {
+	id     uint32
+	data   []byte
+	footer Footer
+	lim    limits
+	puts   [][]byte // payloads of the put blocks, in file order
+	tombs  [][]byte // payloads of the tombstone blocks, in file order
+}
+
+// Open reads the whole hint file path into memory and verifies it: the
+// header, every block's checksum, the footer, and every entry (see
+// FORMAT.md). After a nil error the iteration methods cannot fail. Damage
+// is reported as a *datafile.CorruptError naming path and the offset
+// (errors.Is(err, ErrCorrupt) holds), an unknown format version with an
+// error wrapping ErrVersion, and I/O errors are wrapped with the path.
+func Open(fs vfs.FS, path string) (*File, error) {
+	f, err := fs.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("hintfile: open %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("hintfile: stat %s: %w", path, err)
+	}
+	size := st.Size()
+	if size < 0 || uint64(size) > math.MaxInt {
+		return nil, fmt.Errorf("hintfile: %s: impossible file size %d", path, size)
+	}
+	data := make([]byte, size)
+	if n, err := f.ReadAt(data, 0); n < len(data) {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("hintfile: read %s: %w", path, err)
+	}
+	return parse(path, data)
+}
+
+// parse verifies the hint file data (read from path) and returns the File
+// that holds it. Checksums and entries are checked on several goroutines
+// for a large file. Which error is reported does not depend on that: the
+// framing of all blocks is checked first, then checksums, kinds and the
+// footer block by block in file order, then the entries block by block.
+func parse(path string, data []byte) (*File, error) {
+	id, err := decodeHeader(path, data)
+	if err != nil {
+		return nil, err
+	}
+	hf := &File{id: id, data: data}
+
+	// Pass 1: block framing.
+	type block struct {
+		off int64
+		p   []byte
+	}
+	var blocks []block
+	for off := HeaderSize; off < len(data); {
+		left := len(data) - off
+		if left < blockHeaderSize {
+			return nil, corruptf(path, int64(off), "%d bytes after the last block, too few for a block header", left)
+		}
+		n := binary.LittleEndian.Uint32(data[off:])
+		if n == 0 {
+			return nil, corruptf(path, int64(off), "empty block")
+		}
+		if uint64(n) > uint64(left-blockHeaderSize) {
+			return nil, corruptf(path, int64(off), "block of %d bytes runs past the end of the file (%d bytes left)", n, left-blockHeaderSize)
+		}
+		end := off + blockHeaderSize + int(n)
+		blocks = append(blocks, block{int64(off), data[off+blockHeaderSize : end : end]})
+		off = end
+	}
+
+	// Pass 2: checksums, kinds and the footer.
+	sums := make([]uint32, len(blocks))
+	forBlocks(len(blocks), func(d *xxhash.Digest, k int) {
+		off := blocks[k].off
+		sums[k] = blockChecksum(d, data[off:off+4], blocks[k].p)
+	})
+	haveFooter := false
+	var footerOff int64
+	entryBlocks := blocks[:0] // filled in place, never ahead of k
+	for k, b := range blocks {
+		if got, want := binary.LittleEndian.Uint32(data[b.off+4:]), sums[k]; got != want {
+			return nil, corruptf(path, b.off, "block checksum %#x, want %#x", got, want)
+		}
+		switch b.p[0] {
+		case kindPut, kindTombstone:
+			entryBlocks = append(entryBlocks, b)
+		case kindFooter:
+			if k != len(blocks)-1 {
+				return nil, corruptf(path, b.off, "footer followed by %d more bytes", int64(len(data))-b.off-blockHeaderSize-int64(len(b.p)))
+			}
+			ft, reason := decodeFooter(b.p)
+			if reason != "" {
+				return nil, corruptf(path, b.off, "%s", reason)
+			}
+			hf.footer, footerOff = ft, b.off
+			haveFooter = true
+		default:
+			return nil, corruptf(path, b.off, "unknown block kind %d", b.p[0])
+		}
+	}
+	if !haveFooter {
+		return nil, corruptf(path, int64(len(data)), "no footer (file cut short or never finished)")
+	}
+
+	// Pass 3: every entry, against the footer.
+	ft := hf.footer
+	hf.lim = limits{dataSize: uint64(ft.DataSize), minSeq: ft.MinSeq, maxSeq: ft.MaxSeq}
+	results := make([]blockResult, len(entryBlocks))
+	forBlocks(len(entryBlocks), func(_ *xxhash.Digest, k int) {
+		r := &results[k]
+		r.info, r.pos, r.reason = decodeBlock(entryBlocks[k].p, hf.lim, nil)
+	})
+	var entries, tombstones uint64
+	minSeq, maxSeq := uint64(math.MaxUint64), uint64(0)
+	var prevEnd [kindTombstone + 1]uint64
+	for k, b := range entryBlocks {
+		info := results[k].info
+		at := b.off + blockHeaderSize + int64(results[k].pos)
+		if reason := results[k].reason; reason != "" {
+			return nil, corruptf(path, at, "%s", reason)
+		}
+		kind := b.p[0]
+		if info.first < prevEnd[kind] {
+			return nil, corruptf(path, at, "first entry at %d overlaps the previous block of its kind (ending at %d)", info.first, prevEnd[kind])
+		}
+		prevEnd[kind] = info.end
+		// Counts are bounded by the file size, so the sums cannot wrap.
+		entries += info.count
+		if kind == kindTombstone {
+			tombstones += info.count
+			hf.tombs = append(hf.tombs, b.p)
+		} else {
+			hf.puts = append(hf.puts, b.p)
+		}
+		minSeq = min(minSeq, info.minSeq)
+		maxSeq = max(maxSeq, info.maxSeq)
+	}
+	switch {
+	case entries != ft.Entries || tombstones != ft.Tombstones:
+		return nil, corruptf(path, footerOff, "footer counts %d entries and %d tombstones, blocks hold %d and %d", ft.Entries, ft.Tombstones, entries, tombstones)
+	case entries > 0 && (minSeq != ft.MinSeq || maxSeq != ft.MaxSeq):
+		return nil, corruptf(path, footerOff, "footer sequence range %d..%d, entries span %d..%d", ft.MinSeq, ft.MaxSeq, minSeq, maxSeq)
+	}
+	return hf, nil
+}
+
+// blockResult is the outcome of decodeBlock for one block.
+type blockResult struct {
+	info   blockInfo
+	pos    int
+	reason string
+}
+
+// parallelBlocks is the number of blocks from which Open checks them on
+// several goroutines.
+const parallelBlocks = 16
+
+// forBlocks calls fn(d, k) for every k in [0, n), on up to GOMAXPROCS
+// goroutines when n is large. d is a digest owned by the calling goroutine.
+func forBlocks(n int, fn func(d *xxhash.Digest, k int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < parallelBlocks || workers == 1 {
+		d := xxhash.New()
+		for k := range n {
+			fn(d, k)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			d := xxhash.New()
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= n {
+					return
+				}
+				fn(d, k)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// ID is the id of the data file the hint describes.
+func (f *File) ID() uint32 { return f.id }
+
+// Footer returns the file's footer.
+func (f *File) Footer() Footer { return f.footer }
+
+// PutBlocks is the number of put blocks. EachPut takes a block index, so
+// the blocks can be decoded in parallel.
+func (f *File) PutBlocks() int { return len(f.puts) }
+
+// EachPut calls fn for every entry of put block block (0 <= block <
+// PutBlocks()), in increasing offset order. The entries of block i all lie
+// before those of block i+1. It may be called concurrently, for the same
+// or different blocks. It panics if block is out of range.
+func (f *File) EachPut(block int, fn func(e Entry)) {
+	if block < 0 || block >= len(f.puts) {
+		panic(fmt.Sprintf("hintfile: EachPut of block %d, file has %d", block, len(f.puts)))
+	}
+	f.each(f.puts[block], fn)
+}
+
+// EachTombstone calls fn for every tombstone entry, in increasing offset
+// order.
+func (f *File) EachTombstone(fn func(e Entry)) {
+	for _, p := range f.tombs {
+		f.each(p, fn)
+	}
+}
+
+func (f *File) each(p []byte, fn func(e Entry)) {
+	if _, _, reason := decodeBlock(p, f.lim, fn); reason != "" {
+		// Open verified every block; this means the memory was modified.
+		panic("hintfile: verified block fails to decode: " + reason)
+	}
+}
+
+// Close releases the memory. Keys passed by the iteration methods must not
+// be used afterwards, and no other method may be called.
+func (f *File) Close() {
+	f.data, f.puts, f.tombs = nil, nil, nil
+}
