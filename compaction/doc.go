@@ -62,11 +62,23 @@
 //
 // # Merger
 //
-// The merger carries out a Plan: it reads the chosen files, keeps for each
-// key only the record the keydir still points at (the highest sequence),
-// writes those live records into new data files in last_state/ under new
-// ids together with hint files, installs the new locations in the keydir by
-// compare-and-swap (so a concurrent write always wins), publishes the new
-// files durably, and only then removes the inputs. Tombstones are kept for
-// as long as a file that could hold an older version of their key survives.
+// Merger.Run carries out a plan. It scans the chosen files and copies, as
+// they are, the records the keydir still points at, into new data files in
+// last_state/ under new ids, each with a hint file; both are written under
+// temporary names and synced. A delete marker is copied only while an
+// older version of its key may survive elsewhere: when no newer record of
+// its key is in the keydir and its sequence number is above the smallest
+// sequence number of every file that is not an input (MinSurvivingSeq). An
+// expired record the keydir still points at is treated like a delete
+// marker: rewritten as one if it must stay, dropped otherwise, and removed
+// from the keydir after the commit.
+//
+// The engine then syncs its log (so every newer record the merge relied on
+// to drop an older one is durable), commits with WriteJournal, renames the
+// outputs with Publish, moves keydir entries to the copies with Install
+// (compare-and-swap, so a write that raced the merge always wins) and only
+// then removes the inputs, once no reader holds them. After a crash,
+// recovery reads the journal: if it exists, the merge is finished (outputs
+// published, inputs removed); if not, its temporary files are deleted.
+// Either way nothing acknowledged is lost and nothing deleted returns.
 package compaction

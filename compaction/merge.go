@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"math"
 	"path/filepath"
+	"slices"
 
 	"github.com/simplekv/simplekv/datafile"
 	"github.com/simplekv/simplekv/hintfile"
@@ -38,8 +39,10 @@ type Output struct {
 	// if one never expires, 0 if there are none.
 	ExpiresAt int64
 
-	// from[i] is where the i-th put of the hint file was copied from:
-	// file id << 32 | offset.
+	// For the i-th put copied (in offset order), to[i] is its offset in
+	// the output and from[i] where it was copied from: file id << 32 |
+	// offset.
+	to   []uint32
 	from []uint64
 }
 
@@ -88,6 +91,12 @@ type Merger struct {
 // flushEvery bounds the data buffered in memory per output.
 const flushEvery = 1 << 20
 
+// syncEvery makes an output's data durable as it goes, a few MiB at a time,
+// rather than in one fsync of up to a whole file at the end: a burst of
+// hundreds of MiB of writeback would stall the log's own fsyncs (and so
+// synced writers) for as long as it takes.
+const syncEvery = 8 << 20
+
 // Run copies the records of inputs that must survive into new files under
 // temporary names in m.Dir, each synced. The caller must make sure every
 // record the keydir points at is durable before committing the result
@@ -126,6 +135,8 @@ type mergeState struct {
 	out *Output
 	buf []byte
 	n   int
+	// synced is the size of the current output at its last sync.
+	synced int64
 }
 
 func (st *mergeState) mergeFile(in Input) error {
@@ -224,7 +235,13 @@ func (st *mergeState) add(raw, key []byte, h datafile.Header, tomb bool, from ui
 		return err
 	}
 	if st.w.Buffered() >= flushEvery {
-		if err := st.w.Flush(); err != nil {
+		if st.w.Size()-st.synced >= syncEvery {
+			err = st.w.Sync()
+			st.synced = st.w.Size()
+		} else {
+			err = st.w.Flush()
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -246,6 +263,7 @@ func (st *mergeState) add(raw, key []byte, h datafile.Header, tomb bool, from ui
 		return nil
 	}
 	out.Puts++
+	out.to = append(out.to, uint32(off))
 	out.from = append(out.from, from)
 	exp := h.Expiry
 	if exp == 0 {
@@ -268,6 +286,7 @@ func (st *mergeState) startOutput() error {
 	out.TmpData, out.TmpHint = out.Data+TmpSuffix, out.Hint+TmpSuffix
 	st.res.Outputs = append(st.res.Outputs, out)
 	st.out = out
+	st.synced = 0
 	if st.w, err = datafile.Create(st.m.FS, out.TmpData, id); err != nil {
 		return err
 	}
@@ -368,15 +387,14 @@ func (r *Result) OutputIDs() []uint32 {
 // merge always wins. It returns how many records moved and the bytes of
 // those that did not (dead on arrival).
 func Install(kd *keydir.Keydir, out *Output, hf *hintfile.File) (moved int64, lostBytes int64) {
-	i := 0
 	for b := 0; b < hf.PutBlocks(); b++ {
 		hf.EachPut(b, func(e hintfile.Entry) {
-			if i >= len(out.from) { // not the hint this merge wrote
+			i, ok := slices.BinarySearch(out.to, e.Offset)
+			if !ok { // not the hint this merge wrote
 				lostBytes += int64(e.Size)
 				return
 			}
 			from := out.from[i]
-			i++
 			old := keydir.Entry{FileID: uint32(from >> 32), Offset: uint32(from), Size: e.Size, Seq: e.Seq, Expiry: e.Expiry}
 			nu := keydir.Entry{FileID: out.ID, Offset: e.Offset, Size: e.Size, Seq: e.Seq, Expiry: e.Expiry}
 			if kd.CompareAndSwap(e.Key, old, nu) {

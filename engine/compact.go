@@ -20,6 +20,10 @@ import (
 // running during the merge. Compact waits for a background merge in
 // progress to finish first. If Close is called meanwhile, Compact returns
 // an error wrapping compaction.ErrStopped and nothing changes.
+//
+// If a merge fails after its commit point (say, a directory sync fails),
+// its end is left to the next Open, and until then every merge, Compact
+// included, returns that error; reads and writes go on.
 func (db *DB) Compact() error {
 	if db.closed.Load() {
 		return ErrClosed

@@ -760,3 +760,20 @@ func TestMergeReleasesInputs(t *testing.T) {
 		})
 	}
 }
+
+func TestCompactionDefaultsScaleWithFileSize(t *testing.T) {
+	o := Options{MaxFileSize: 8 << 20}.withDefaults()
+	require.EqualValues(t, 4<<20, o.Compaction.TriggerDeadBytes)
+	require.EqualValues(t, 1<<20, o.Compaction.ThresholdDeadBytes)
+	require.EqualValues(t, 512<<10, o.Compaction.ThresholdSmallFile)
+	d := Options{}.withDefaults()
+	require.EqualValues(t, compaction.DefaultTriggerDeadBytes, d.Compaction.TriggerDeadBytes)
+	require.EqualValues(t, compaction.DefaultThresholdSmallFile, d.Compaction.ThresholdSmallFile)
+	// Explicit values win, and validation sees the scaled defaults: a
+	// threshold above the scaled trigger is rejected.
+	x := Options{MaxFileSize: 8 << 20, Compaction: compaction.Options{ThresholdSmallFile: 1 << 20}}.withDefaults()
+	require.EqualValues(t, 1<<20, x.Compaction.ThresholdSmallFile)
+	err := Options{MaxFileSize: 8 << 20, Compaction: compaction.Options{ThresholdDeadBytes: 5 << 20}}.Validate()
+	require.ErrorIs(t, err, ErrInvalidOptions)
+	require.ErrorIs(t, err, compaction.ErrInvalidOptions)
+}

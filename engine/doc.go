@@ -1,11 +1,14 @@
 // Package engine is simplekv's database: DB opens a directory, recovers the
-// keydir from the data files, and serves Put, Get, Has, Delete and Sync.
+// keydir from hint files and the log, serves Put, PutWithTTL, Get, Has,
+// Delete and Sync, and merges old files in the background (Compact).
 //
 // # Layout
 //
-//	<dir>/LOCK                 flock-held while a process has the DB open
-//	<dir>/wal/<id>.data        append-only data files; the highest id is active
-//	<dir>/last_state/          compaction output (data + hint files)
+//	<dir>/LOCK                   flock-held while a process has the DB open
+//	<dir>/wal/<id>.data          the log: append-only data files; the highest id is active
+//	<dir>/last_state/<id>.data   merged data files, each with
+//	<dir>/last_state/<id>.hint   its hint file (the keydir entries of its records)
+//	<dir>/last_state/COMPACTION  only while a merge is between its commit and its end
 //
 // # Write path
 //
@@ -30,11 +33,37 @@
 // decompression are kept in a byte-budgeted cache keyed by key and sequence
 // number, so an overwrite can never be served stale.
 //
+// # Compaction
+//
+// Overwrites, deletes and expiries leave dead records behind. The engine
+// counts, per file, the bytes of records that are no longer live; a
+// background worker checks the compaction triggers every
+// Options.CompactionInterval and merges the files the picker chooses (see
+// package compaction), and Compact merges every file on demand. A merge
+// holds no lock that writers or readers wait for: it reads its inputs
+// through its own descriptors, and moves each key to its copy by
+// compare-and-swap, so a write that races the merge always wins. Inputs
+// are removed (descriptors closed, mappings released) only once no read is
+// using them; a read that finds its file gone looks the key up again.
+//
+// # TTL
+//
+// PutWithTTL stores a value with an expiry time. An expired key is invisible
+// to Get and Has at once; its record stays in the keydir (hiding older
+// versions of the key) until a merge drops it, or keeps it as a delete
+// marker while an older version may survive in another file.
+//
 // # Recovery
 //
-// Open scans the data files in id order and rebuilds the keydir: the highest
-// sequence number of a key wins and tombstones remove it. A torn record at
-// the end of the newest file (an append that never completed) is truncated
-// away and reported in the log and in Stats; damage anywhere else fails Open
-// with an error matching ErrCorrupt that names the file and offset.
+// Open first finishes a merge that had committed (its journal exists) or
+// deletes the temporary files of one that had not. It then loads
+// last_state/ from the hint files: every delete marker first, then the
+// puts, in parallel, each worker filling its own half of the keydir's
+// shards. A hint file that is missing, damaged or does not match its data
+// file costs a scan of that data file, never a key. Last, it replays wal/
+// in id order: the highest sequence number of a key wins, and delete
+// markers remove it. A torn record at the end of the newest log file (an
+// append that never completed) is truncated away and reported in the log
+// and in Stats; damage anywhere else fails Open with an error matching
+// ErrCorrupt that names the file and offset.
 package engine

@@ -69,7 +69,10 @@ type Options struct {
 	CompactionInterval time.Duration
 	// Compaction holds the triggers (when to merge) and thresholds (which
 	// files join) of the background worker; see compaction.Options for the
-	// defaults.
+	// defaults. The byte-sized ones left zero scale with MaxFileSize when
+	// it is below its default: TriggerDeadBytes is half a file,
+	// ThresholdDeadBytes an eighth and ThresholdSmallFile a sixteenth (the
+	// proportions of the compaction defaults to the 256 MiB default file).
 	Compaction compaction.Options
 
 	// Logger receives recovery reports and errors. Default: discard.
@@ -126,7 +129,7 @@ func (o Options) Validate() error {
 	if o.CompactionInterval < 0 {
 		bad("CompactionInterval %v is negative", o.CompactionInterval)
 	}
-	if err := o.Compaction.Validate(); err != nil {
+	if err := o.compactionOptions().Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if o.MaxValueSize > maxValueSize {
@@ -136,6 +139,27 @@ func (o Options) Validate() error {
 		return fmt.Errorf("%w: %w", ErrInvalidOptions, errors.Join(errs...))
 	}
 	return nil
+}
+
+// compactionOptions returns o.Compaction with its zero byte-sized fields
+// scaled to a MaxFileSize below the default; with the default file size
+// the compaction package's own defaults apply.
+func (o Options) compactionOptions() compaction.Options {
+	c := o.Compaction
+	fileSize := o.MaxFileSize
+	if fileSize <= 0 || fileSize >= DefaultMaxFileSize {
+		return c
+	}
+	if c.TriggerDeadBytes == 0 {
+		c.TriggerDeadBytes = fileSize / 2
+	}
+	if c.ThresholdDeadBytes == 0 {
+		c.ThresholdDeadBytes = fileSize / 8
+	}
+	if c.ThresholdSmallFile == 0 {
+		c.ThresholdSmallFile = fileSize / 16
+	}
+	return c
 }
 
 // withDefaults returns a copy of o with zero fields set to their defaults.
@@ -167,7 +191,7 @@ func (o Options) withDefaults() Options {
 	if o.CompactionInterval == 0 {
 		o.CompactionInterval = DefaultCompactionInterval
 	}
-	o.Compaction = o.Compaction.WithDefaults()
+	o.Compaction = o.compactionOptions().WithDefaults()
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

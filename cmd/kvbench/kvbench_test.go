@@ -7,14 +7,18 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 )
 
-// tinyArgs is a whole run small enough for a unit test (also under -race).
+// tinyArgs is a whole run small enough for a unit test (also under -race):
+// the compact phase writes ~300 KB of live data into 32 KiB files and
+// checks its merge triggers every 10 ms, so it merges many times a second.
 func tinyArgs(extra ...string) []string {
-	return append([]string{"-n", "2000", "-sync-duration", "200ms", "-verify-sample", "500"}, extra...)
+	return append([]string{"-n", "2000", "-sync-duration", "200ms", "-verify-sample", "500",
+		"-compact-duration", "1s", "-compact-file-size", "32768", "-compact-interval", "10ms"}, extra...)
 }
 
 // tableRows parses the table printed by kvbench: phase name -> cells.
@@ -57,25 +61,27 @@ func TestWholeRun(t *testing.T) {
 		}
 	}
 
-	wantPhases := []string{"fill", "read-random", "overwrite", "sync-1", "sync-16", "reopen", "heap/key"}
+	wantPhases := []string{"fill", "read-random", "overwrite", "sync-1", "sync-16", "reopen", "heap/key", "reopen-hints", "compact"}
+	// The compact phase's row has two part rows under it.
+	wantRows := append(slices.Clone(wantPhases), partNoMerge, partMerging)
 	rows := tableRows(t, out)
-	for _, p := range wantPhases {
+	for _, p := range wantRows {
 		row, ok := rows[p]
 		if !ok {
 			t.Errorf("no row for phase %s", p)
 			continue
 		}
 		ops, err := strconv.ParseInt(row[1], 10, 64)
-		if err != nil || ops <= 0 {
+		if err != nil || ops < 0 || (ops == 0 && p != partMerging) {
 			t.Errorf("phase %s: ops %q, want > 0", p, row[1])
 		}
 	}
-	if len(rows) != len(wantPhases) {
-		t.Errorf("table has %d rows, want %d: %v", len(rows), len(wantPhases), rows)
+	if len(rows) != len(wantRows) {
+		t.Errorf("table has %d rows, want %d: %v", len(rows), len(wantRows), rows)
 	}
 	// Timed phases have latency percentiles.
 	lat := regexp.MustCompile(`^[0-9.]+(ns|µs|ms|s)$`)
-	for _, p := range []string{"fill", "read-random", "overwrite", "sync-1", "sync-16"} {
+	for _, p := range []string{"fill", "read-random", "overwrite", "sync-1", "sync-16", "compact", partNoMerge} {
 		if row := rows[p]; row != nil && !lat.MatchString(row[3]) {
 			t.Errorf("phase %s: p50 %q is not a duration", p, row[3])
 		}
@@ -127,6 +133,24 @@ func TestWholeRun(t *testing.T) {
 		case "reopen":
 			if p.Extra["recovered_records"] != 4000 {
 				t.Errorf("reopen recovered %v records, want 4000 (fill + overwrite)", p.Extra["recovered_records"])
+			}
+		case "reopen-hints":
+			// The log replay is the reopen row's; after Compact only
+			// the live records remain.
+			reopen := rep.Phases[slices.IndexFunc(rep.Phases, func(p *PhaseResult) bool { return p.Name == "reopen" })]
+			if p.Extra["open_no_hints_ms"] != reopen.Extra["open_ms"] || !strings.Contains(p.Notes, "(reopen row)") {
+				t.Errorf("reopen-hints does not reuse the reopen row's figure: %v, notes %q", p.Extra["open_no_hints_ms"], p.Notes)
+			}
+			if p.Extra["recovered_records"] != 2000 || p.Extra["recovered_records_no_hints"] != 4000 {
+				t.Errorf("reopen-hints recovered %v records from hints (want 2000), %v from the log (want 4000)",
+					p.Extra["recovered_records"], p.Extra["recovered_records_no_hints"])
+			}
+		case "compact":
+			if p.Latency == nil || p.Latency.P50 <= 0 || p.MBPerSec == nil || *p.MBPerSec <= 0 {
+				t.Errorf("JSON phase compact: latency %+v, MB/s %v", p.Latency, p.MBPerSec)
+			}
+			if p.Extra["merges"] <= 0 || len(p.Parts) != 2 {
+				t.Errorf("compact: %v merges, %d parts", p.Extra["merges"], len(p.Parts))
 			}
 		}
 	}

@@ -15,18 +15,20 @@ import (
 
 // Phase names, in the order they always run.
 const (
-	phaseFill       = "fill"
-	phaseReadRandom = "read-random"
-	phaseOverwrite  = "overwrite"
-	phaseSync1      = "sync-1"
-	phaseSyncN      = "sync-n" // shown as sync-<writers>; selectable as either
-	phaseReopen     = "reopen"
-	phaseHeapPerKey = "heap/key"
+	phaseFill        = "fill"
+	phaseReadRandom  = "read-random"
+	phaseOverwrite   = "overwrite"
+	phaseSync1       = "sync-1"
+	phaseSyncN       = "sync-n" // shown as sync-<writers>; selectable as either
+	phaseReopen      = "reopen"
+	phaseHeapPerKey  = "heap/key"
+	phaseReopenHints = "reopen-hints"
+	phaseCompact     = "compact"
 )
 
 // allPhases is the canonical order. -phases selects a subset; the order
 // given on the command line does not matter.
-var allPhases = []string{phaseFill, phaseReadRandom, phaseOverwrite, phaseSync1, phaseSyncN, phaseReopen, phaseHeapPerKey}
+var allPhases = []string{phaseFill, phaseReadRandom, phaseOverwrite, phaseSync1, phaseSyncN, phaseReopen, phaseHeapPerKey, phaseReopenHints, phaseCompact}
 
 // Limits checked by Validate.
 const (
@@ -35,6 +37,9 @@ const (
 	maxValue   = engine.DefaultMaxValueSize
 	maxKeys    = 1 << 40
 	maxWorkers = 4096
+
+	minFileSize = 4096           // the engine's minimum MaxFileSize
+	maxFileSize = math.MaxUint32 // offsets are 32-bit
 )
 
 // Options is kvbench's configuration: one field per flag. The zero value is
@@ -56,6 +61,14 @@ type Options struct {
 	NoCompress   bool          // engine DisableCompression
 	Progress     bool          // force progress bars on stderr even when it is not a terminal
 	VerifySample int           // keys read back and checked after reopen
+
+	// The compact phase: an overwrite-heavy run on a DB of its own with
+	// automatic compaction on.
+	CompactKeys     int           // keys it fills and overwrites (at most N)
+	CompactWriters  int           // goroutines overwriting random keys
+	CompactDuration time.Duration // how long they overwrite
+	CompactFileSize int64         // its engine MaxFileSize
+	CompactInterval time.Duration // its engine CompactionInterval
 }
 
 // DefaultOptions is the embedded default run: 1M keys of 16 bytes with
@@ -70,6 +83,12 @@ func DefaultOptions() Options {
 		SyncDuration: 3 * time.Second,
 		Seed:         1,
 		VerifySample: 10_000,
+
+		CompactKeys:     250_000,
+		CompactWriters:  2,
+		CompactDuration: 10 * time.Second,
+		CompactFileSize: 8 << 20,
+		CompactInterval: 250 * time.Millisecond,
 	}
 }
 
@@ -91,12 +110,17 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Compressible, "compressible", o.Compressible, "make values about 2x compressible (half random, half a repeated pattern)")
 	fs.BoolVar(&o.NoCompress, "disable-compression", o.NoCompress, "set the engine's DisableCompression")
 	fs.BoolVar(&o.Progress, "progress", o.Progress, "show progress bars on stderr even when it is not a terminal")
-	fs.IntVar(&o.VerifySample, "verify-sample", o.VerifySample, "keys read back and checked after reopen (0 = none)")
+	fs.IntVar(&o.VerifySample, "verify-sample", o.VerifySample, "keys read back and checked after reopen and reopen-hints (0 = none)")
+	fs.IntVar(&o.CompactKeys, "compact-keys", o.CompactKeys, "keys the compact phase fills and then overwrites (at most n are used)")
+	fs.IntVar(&o.CompactWriters, "compact-writers", o.CompactWriters, "concurrent writers overwriting random keys in the compact phase")
+	fs.DurationVar(&o.CompactDuration, "compact-duration", o.CompactDuration, "how long the compact phase overwrites")
+	fs.Int64Var(&o.CompactFileSize, "compact-file-size", o.CompactFileSize, "MaxFileSize in bytes of the compact phase's DB (small, so the run seals many files)")
+	fs.DurationVar(&o.CompactInterval, "compact-interval", o.CompactInterval, "CompactionInterval of the compact phase's DB (how often it checks the merge triggers)")
 }
 
 // phaseFlagNames lists the names -phases accepts.
 func phaseFlagNames() []string {
-	return []string{phaseFill, phaseReadRandom, phaseOverwrite, phaseSync1, "sync-<writers>", phaseReopen, phaseHeapPerKey}
+	return []string{phaseFill, phaseReadRandom, phaseOverwrite, phaseSync1, "sync-<writers>", phaseReopen, phaseHeapPerKey, phaseReopenHints, phaseCompact}
 }
 
 // Validate reports every bad field at once.
@@ -132,6 +156,23 @@ func (o *Options) Validate() error {
 	}
 	if o.VerifySample < 0 {
 		bad("-verify-sample %d: must not be negative", o.VerifySample)
+	}
+	if o.CompactKeys <= 0 {
+		bad("-compact-keys %d: must be positive", o.CompactKeys)
+	} else if o.CompactKeys > maxKeys {
+		bad("-compact-keys %d: at most %d", o.CompactKeys, maxKeys)
+	}
+	if o.CompactWriters < 1 || o.CompactWriters > maxWorkers {
+		bad("-compact-writers %d: must be between 1 and %d", o.CompactWriters, maxWorkers)
+	}
+	if o.CompactDuration <= 0 {
+		bad("-compact-duration %v: must be positive", o.CompactDuration)
+	}
+	if o.CompactFileSize < minFileSize || o.CompactFileSize > maxFileSize {
+		bad("-compact-file-size %d: must be between %d and %d bytes (the engine's MaxFileSize range)", o.CompactFileSize, minFileSize, int64(maxFileSize))
+	}
+	if o.CompactInterval <= 0 {
+		bad("-compact-interval %v: must be positive", o.CompactInterval)
 	}
 	if _, err := o.phaseSet(); err != nil {
 		errs = append(errs, err)
@@ -204,11 +245,31 @@ func (o *Options) phaseSet() (map[string]bool, error) {
 	return set, nil
 }
 
-// engineOptions are the options of the main (non-synced) DB.
+// engineOptions are the options of the main DB (sync false) and of the
+// sync-* DBs. Automatic compaction is off: a background merge would land
+// at a time that depends on the machine's speed, disturb whichever phase
+// it overlaps and turn the reopen phase's log replay into a partly hinted
+// one. reopen-hints merges the main DB explicitly; the compact phase has
+// its own DB with compaction on (compactEngineOptions).
 func (o *Options) engineOptions(sync bool) engine.Options {
 	return engine.Options{
-		SyncWrites:         sync,
-		CacheSize:          o.Cache,
-		DisableCompression: o.NoCompress,
+		SyncWrites:            sync,
+		CacheSize:             o.Cache,
+		DisableCompression:    o.NoCompress,
+		DisableAutoCompaction: true,
 	}
 }
+
+// compactEngineOptions are the options of the compact phase's DB: small
+// files, frequent trigger checks and the default triggers and thresholds.
+// auto false turns automatic compaction off (for its fill).
+func (o *Options) compactEngineOptions(auto bool) engine.Options {
+	eo := o.engineOptions(false)
+	eo.MaxFileSize = o.CompactFileSize
+	eo.CompactionInterval = o.CompactInterval
+	eo.DisableAutoCompaction = !auto
+	return eo
+}
+
+// compactKeys is the number of keys the compact phase uses.
+func (o *Options) compactKeys() int { return min(o.N, o.CompactKeys) }

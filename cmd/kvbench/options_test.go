@@ -19,6 +19,9 @@ func TestDefaultOptionsValid(t *testing.T) {
 	if o.N != 1_000_000 || o.KeySize != 16 || o.ValueSize != 100 || o.Readers != 2 || o.Writers != 16 || o.SyncDuration != 3*time.Second {
 		t.Fatalf("embedded default changed: %+v", o)
 	}
+	if len(allPhases) != 9 || allPhases[7] != phaseReopenHints || allPhases[8] != phaseCompact {
+		t.Fatalf("default phase list %v: want reopen-hints and compact last", allPhases)
+	}
 }
 
 func TestValidateRejectsBadFlags(t *testing.T) {
@@ -49,6 +52,17 @@ func TestValidateRejectsBadFlags(t *testing.T) {
 		{"sync duration 0", []string{"-sync-duration", "0s"}, "-sync-duration 0s: must be positive"},
 		{"read duration negative", []string{"-read-duration", "-1s"}, "-read-duration -1s"},
 		{"verify sample negative", []string{"-verify-sample", "-1"}, "-verify-sample -1"},
+		{"compact keys 0", []string{"-compact-keys", "0"}, "-compact-keys 0: must be positive"},
+		{"compact keys negative", []string{"-compact-keys", "-3"}, "-compact-keys -3: must be positive"},
+		{"compact writers 0", []string{"-compact-writers", "0"}, "-compact-writers 0: must be between 1 and"},
+		{"compact duration negative", []string{"-compact-duration", "-1s"}, "-compact-duration -1s: must be positive"},
+		{"compact duration 0", []string{"-compact-duration", "0s"}, "-compact-duration 0s: must be positive"},
+		{"compact interval negative", []string{"-compact-interval", "-250ms"}, "-compact-interval -250ms: must be positive"},
+		{"compact interval 0", []string{"-compact-interval", "0s"}, "-compact-interval 0s: must be positive"},
+		{"compact file size negative", []string{"-compact-file-size", "-8388608"}, "-compact-file-size -8388608: must be between 4096 and 4294967295 bytes"},
+		{"compact file size 0", []string{"-compact-file-size", "0"}, "-compact-file-size 0: must be between 4096"},
+		{"compact file size too small", []string{"-compact-file-size", "4095"}, "-compact-file-size 4095: must be between 4096"},
+		{"compact file size too big", []string{"-compact-file-size", "4294967296"}, "-compact-file-size 4294967296: must be between"},
 		{"unknown phase", []string{"-phases", "fill,bogus"}, `unknown phase "bogus"`},
 		{"empty phase list", []string{"-phases", ","}, "names no phase"},
 		{"dir is a file", []string{"-dir", notDir}, "not a directory"},
@@ -101,6 +115,7 @@ func TestPhaseSelection(t *testing.T) {
 		{"sync-8", 8, []string{phaseSyncN}},
 		{"sync-16", 8, []string{phaseSyncN}}, // the default's name always works
 		{"sync-n,sync-1", 4, []string{phaseSync1, phaseSyncN}},
+		{"compact, reopen-hints", 16, []string{phaseReopenHints, phaseCompact}},
 	}
 	for _, c := range cases {
 		o := DefaultOptions()

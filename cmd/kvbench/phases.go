@@ -54,9 +54,17 @@ type runner struct {
 
 	report *Report
 
+	// logReopen holds the figures of the first reopen of the main DB (a
+	// replay of its log), which reopen-hints compares with its own.
+	logReopen       *openFigures
+	logReopenSource string // which row measured it, for notes
+
 	// afterGet, if set, sees every value read-random gets before it is
 	// verified (tests use it to corrupt one).
 	afterGet func(i uint64, v []byte)
+	// beforeReopen, if set, runs between the close and the open of every
+	// reopen of the main DB (tests use it to damage hint files).
+	beforeReopen func(phase, dir string)
 }
 
 func newRunner(o *Options, root string, rep *Report, progressW io.Writer, progress bool) *runner {
@@ -78,6 +86,8 @@ type tracker struct {
 	bar  *progressbar.ProgressBar
 	stop chan struct{}
 	done chan struct{}
+
+	finished bool
 }
 
 const progressBatch = 1024
@@ -120,10 +130,19 @@ func (t *tracker) add(n int64) {
 	}
 }
 
+// describe changes the bar's description.
+func (t *tracker) describe(desc string) {
+	if t != nil {
+		t.bar.Describe(fmt.Sprintf("%-12s", desc))
+	}
+}
+
+// finish stops the bar; later calls do nothing.
 func (t *tracker) finish() {
-	if t == nil {
+	if t == nil || t.finished {
 		return
 	}
+	t.finished = true
 	close(t.stop)
 	<-t.done
 	_ = t.bar.Set64(t.n.Load())
@@ -154,7 +173,7 @@ func (r *runner) closeMain() error {
 // run runs the selected phases in canonical order, filling first when a
 // selected phase needs a filled DB.
 func (r *runner) run(sel map[string]bool) error {
-	needFill := sel[phaseReadRandom] || sel[phaseOverwrite] || sel[phaseReopen] || sel[phaseHeapPerKey]
+	needFill := sel[phaseReadRandom] || sel[phaseOverwrite] || sel[phaseReopen] || sel[phaseHeapPerKey] || sel[phaseReopenHints]
 	if sel[phaseFill] || needFill {
 		if err := r.openMain(); err != nil {
 			return err
@@ -188,7 +207,22 @@ func (r *runner) run(sel map[string]bool) error {
 			return err
 		}
 	}
-	return r.closeMain()
+	if sel[phaseReopenHints] {
+		if err := r.reopenHints(); err != nil {
+			return err
+		}
+	}
+	// The main DB is done with: close it so that the compact phase has
+	// the machine to itself.
+	if err := r.closeMain(); err != nil {
+		return fmt.Errorf("close %s: %w", r.dbDir, err)
+	}
+	if sel[phaseCompact] {
+		if err := r.compact(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // recordBytes is the user payload of one operation, for MB/s.
@@ -416,16 +450,27 @@ func (r *runner) syncWrites(name string, writers int) error {
 	return r.report.add(res)
 }
 
-// reopen closes the main DB and opens it again, timing both, and measures
-// the heap the reopened DB holds: HeapAlloc after a GC with the DB closed
-// against HeapAlloc after a GC with it reopened. It then reads back a
-// sample of keys.
-func (r *runner) reopen(showReopen, showHeap bool) error {
+// openFigures is what reopenMain measures.
+type openFigures struct {
+	open, close time.Duration
+	heap        int64        // HeapAlloc with the DB open minus with it closed
+	st          engine.Stats // right after Open
+}
+
+// reopenMain closes the main DB and opens it again, timing both, and
+// measures the heap the reopened DB holds: HeapAlloc after a GC with the
+// DB closed against HeapAlloc after a GC with it reopened. It checks that
+// the reopened DB has N keys.
+func (r *runner) reopenMain(phase string) (openFigures, error) {
+	var f openFigures
 	t0 := time.Now()
 	err := r.closeMain()
-	closeDur := time.Since(t0)
+	f.close = time.Since(t0)
 	if err != nil {
-		return fmt.Errorf("%s: close: %w", phaseReopen, err)
+		return f, fmt.Errorf("%s: close: %w", phase, err)
+	}
+	if r.beforeReopen != nil {
+		r.beforeReopen(phase, r.dbDir)
 	}
 	var m0, m1 runtime.MemStats
 	runtime.GC()
@@ -434,17 +479,36 @@ func (r *runner) reopen(showReopen, showHeap bool) error {
 
 	t1 := time.Now()
 	db, err := engine.Open(r.dbDir, r.opts.engineOptions(false))
-	openDur := time.Since(t1)
+	f.open = time.Since(t1)
 	if err != nil {
-		return fmt.Errorf("%s: open %s: %w", phaseReopen, r.dbDir, err)
+		return f, fmt.Errorf("%s: open %s: %w", phase, r.dbDir, err)
 	}
 	r.db = db
 	runtime.GC()
 	runtime.ReadMemStats(&m1)
-	st := db.Stats()
-	if st.Keys != r.opts.N {
-		return fmt.Errorf("%s: reopened DB has %d keys, want %d", phaseReopen, st.Keys, r.opts.N)
+	f.heap = int64(m1.HeapAlloc) - int64(m0.HeapAlloc)
+	f.st = db.Stats()
+	if f.st.Keys != r.opts.N {
+		return f, fmt.Errorf("%s: reopened DB has %d keys, want %d", phase, f.st.Keys, r.opts.N)
 	}
+	return f, nil
+}
+
+// reopen closes the main DB and opens it again (a replay of the log: the
+// main DB is never merged before this), reports the open and the heap the
+// reopened DB holds, then reads back a sample of keys.
+func (r *runner) reopen(showReopen, showHeap bool) error {
+	f, err := r.reopenMain(phaseReopen)
+	if err != nil {
+		return err
+	}
+	r.logReopen = &f
+	r.logReopenSource = "reopen row"
+	if !showReopen {
+		r.logReopenSource = "heap/key's reopen"
+	}
+	st := f.st
+	openDur, closeDur := f.open, f.close
 
 	verified, err := r.verifySample()
 	if err != nil {
@@ -477,7 +541,7 @@ func (r *runner) reopen(showReopen, showHeap bool) error {
 	}
 	if showHeap {
 		n := float64(r.opts.N)
-		heap := int64(m1.HeapAlloc) - int64(m0.HeapAlloc)
+		heap := f.heap
 		res := &PhaseResult{Name: phaseHeapPerKey, Ops: int64(r.opts.N)}
 		res.Extra = map[string]float64{
 			"heap_bytes":           float64(heap),
@@ -492,6 +556,135 @@ func (r *runner) reopen(showReopen, showHeap bool) error {
 		}
 	}
 	return nil
+}
+
+// reopenHints compares the reopen of the main DB from its log with the
+// reopen from hint files: it takes the log replay's figures from the
+// reopen phase (or measures a close and open itself), merges every file
+// with Compact, reopens again, now from last_state/ and its hints, and
+// reads back a sample of keys.
+func (r *runner) reopenHints() error {
+	const name = phaseReopenHints
+	steps := int64(3)
+	noHints, source := r.logReopen, r.logReopenSource
+	if noHints == nil {
+		steps++
+	}
+	tr := r.startProgress(name, steps)
+	defer tr.finish()
+	if noHints == nil {
+		tr.describe(name + ": reopen from the log")
+		f, err := r.reopenMain(name)
+		if err != nil {
+			return err
+		}
+		noHints, source = &f, "measured here"
+		r.logReopen = noHints
+		tr.add(1)
+	}
+	if n := mergedFiles(noHints.st); n > 0 {
+		// The main DB has automatic compaction off, so this cannot
+		// happen unless the engine merged at Open.
+		return fmt.Errorf("%s: the reopen without hints found %d merged files in last_state/; it was not a log replay", name, n)
+	}
+
+	tr.describe(name + ": Compact")
+	before := r.db.Stats()
+	t0 := time.Now()
+	err := r.db.Compact()
+	compactDur := time.Since(t0)
+	if err != nil {
+		return fmt.Errorf("%s: Compact: %w", name, err)
+	}
+	after := r.db.Stats()
+	if after.Compactions != before.Compactions+1 {
+		return fmt.Errorf("%s: Compact returned without merging (Stats.Compactions %d before, %d after)", name, before.Compactions, after.Compactions)
+	}
+	tr.add(1)
+
+	tr.describe(name + ": reopen from hints")
+	f, err := r.reopenMain(name)
+	if err != nil {
+		return err
+	}
+	st := f.st
+	tr.add(1)
+	if st.HintFallbacks != 0 {
+		return fmt.Errorf("%s: Open scanned %d merged data files instead of reading their hint files (Stats.HintFallbacks %d, want 0)", name, st.HintFallbacks, st.HintFallbacks)
+	}
+	if merged := mergedFiles(st); merged == 0 {
+		return fmt.Errorf("%s: no merged file in last_state/ after Compact", name)
+	}
+
+	tr.describe(name + ": verify")
+	verified, err := r.verifySample()
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	tr.add(1)
+	tr.finish()
+
+	n := float64(r.opts.N)
+	res := &PhaseResult{
+		Name:      name,
+		Ops:       st.RecoveredRecords,
+		Seconds:   f.open.Seconds(),
+		OpsPerSec: float64(st.RecoveredRecords) / f.open.Seconds(),
+	}
+	// Open read the hint files and scanned wal/ (only the active file's
+	// header is left there); it did not read the merged data files.
+	var dataBytes, walBytes int64
+	for _, f := range st.Files {
+		dataBytes += f.Size
+		if f.WAL {
+			walBytes += f.Size
+		}
+	}
+	hintBytes := st.DiskBytes - dataBytes
+	res.setMBps(hintBytes + walBytes)
+	speedup := noHints.open.Seconds() / f.open.Seconds()
+	res.Extra = map[string]float64{
+		"open_ms":                    ms(f.open),
+		"close_ms":                   ms(f.close),
+		"recovery_ms":                ms(st.RecoveryDuration),
+		"recovery_hints_ms":          ms(st.RecoveryHintsDuration),
+		"recovery_log_ms":            ms(st.RecoveryLogDuration),
+		"recovered_records":          float64(st.RecoveredRecords),
+		"hint_fallbacks":             float64(st.HintFallbacks),
+		"keys":                       float64(st.Keys),
+		"disk_bytes":                 float64(st.DiskBytes),
+		"hint_bytes":                 float64(hintBytes),
+		"data_files":                 float64(st.DataFiles),
+		"open_no_hints_ms":           ms(noHints.open),
+		"recovery_no_hints_ms":       ms(noHints.st.RecoveryDuration),
+		"recovered_records_no_hints": float64(noHints.st.RecoveredRecords),
+		"speedup":                    speedup,
+		"compact_ms":                 ms(compactDur),
+		"disk_bytes_before_compact":  float64(before.DiskBytes),
+		"disk_bytes_after_compact":   float64(after.DiskBytes),
+		"heap_bytes":                 float64(f.heap),
+		"heap_bytes_per_key":         float64(f.heap) / n,
+		"keydir_bytes_per_key":       float64(st.KeydirBytes) / n,
+		"verified":                   float64(verified),
+	}
+	res.Notes = fmt.Sprintf("open %s from hints (hints %s, log %s) vs %s from the log (%s): %.1fx; "+
+		"Compact %s, disk %s -> %s (hints %s); %d records, %d keys, %d hint fallbacks; heap %.1f B/key; %d keys verified",
+		fmtDur(f.open), fmtDur(st.RecoveryHintsDuration), fmtDur(st.RecoveryLogDuration),
+		fmtDur(noHints.open), source, speedup,
+		fmtDur(compactDur), fmtBytes(before.DiskBytes), fmtBytes(after.DiskBytes), fmtBytes(hintBytes),
+		st.RecoveredRecords, st.Keys, st.HintFallbacks, float64(f.heap)/n, verified)
+	return r.report.add(res)
+}
+
+// mergedFiles counts the data files in last_state/.
+func mergedFiles(st engine.Stats) int {
+	n := 0
+	for _, f := range st.Files {
+		if !f.WAL {
+			n++
+		}
+	}
+	return n
 }
 
 // verifySample reads opts.VerifySample random keys (at most N) and checks

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +62,12 @@ type Config struct {
 	Seed               uint64   `json:"seed"`
 	Phases             []string `json:"phases"`
 	Engine             string   `json:"engine_options"`
+	// The compact phase's settings.
+	CompactKeys     int    `json:"compact_keys"` // keys it uses: min(n, -compact-keys)
+	CompactWriters  int    `json:"compact_writers"`
+	CompactDuration string `json:"compact_duration"`
+	CompactFileSize int64  `json:"compact_file_size"`
+	CompactInterval string `json:"compact_interval"`
 }
 
 // PhaseResult is one row of the table.
@@ -76,6 +83,10 @@ type PhaseResult struct {
 	Prerequisite bool               `json:"prerequisite,omitempty"`
 	Notes        string             `json:"notes,omitempty"`
 	Extra        map[string]float64 `json:"extra,omitempty"`
+	// Parts splits a phase's operations into groups with latencies of
+	// their own, printed as indented rows under the phase's row: the
+	// compact phase's puts started outside and during merges.
+	Parts []*PhaseResult `json:"parts,omitempty"`
 }
 
 // Latency holds per-operation latency percentiles in nanoseconds.
@@ -142,6 +153,11 @@ func newReport(w io.Writer, o *Options, dir string, kept bool, sel map[string]bo
 		CacheSize:          o.Cache,
 		Seed:               o.Seed,
 		Engine:             engineDesc(o),
+		CompactKeys:        o.compactKeys(),
+		CompactWriters:     o.CompactWriters,
+		CompactDuration:    o.CompactDuration.String(),
+		CompactFileSize:    o.CompactFileSize,
+		CompactInterval:    o.CompactInterval.String(),
 	}
 	if o.ReadDuration > 0 {
 		c.ReadDuration = o.ReadDuration.String()
@@ -174,7 +190,7 @@ func engineDesc(o *Options) string {
 	} else {
 		parts = append(parts, "compression=snappy (default)")
 	}
-	parts = append(parts, "other fields default")
+	parts = append(parts, "DisableAutoCompaction=true (except in compact)", "other fields default")
 	return strings.Join(parts, ", ")
 }
 
@@ -220,6 +236,10 @@ func (rp *Report) printHeader() {
 	fmt.Fprintf(&b, "workload  n=%d key=%dB value=%dB (%s) readers=%d %s writers=%d sync-duration=%s seed=%d\n",
 		c.N, c.KeySize, c.ValueSize, vals, c.Readers, reads, c.Writers, c.SyncDuration, c.Seed)
 	fmt.Fprintf(&b, "engine    %s\n", c.Engine)
+	if slices.Contains(c.Phases, phaseCompact) {
+		fmt.Fprintf(&b, "compact   keys=%d writers=%d duration=%s; own DB: MaxFileSize=%s CompactionInterval=%s, default triggers and thresholds\n",
+			c.CompactKeys, c.CompactWriters, c.CompactDuration, fmtBytes(c.CompactFileSize), c.CompactInterval)
+	}
 	fmt.Fprintf(&b, "phases    %s\n", strings.Join(c.Phases, ","))
 	b.WriteString("\n")
 	cells := make([]string, len(columns))
@@ -256,6 +276,16 @@ func (rp *Report) add(res *PhaseResult) error {
 	if res.Prerequisite {
 		name += "*"
 	}
+	row := resultRow(name, res)
+	for _, p := range res.Parts {
+		row += resultRow("  "+p.Name, p)
+	}
+	_, err := io.WriteString(rp.w, row)
+	return err
+}
+
+// resultRow formats one row of the table.
+func resultRow(name string, res *PhaseResult) string {
 	cells := []string{name, strconv.FormatInt(res.Ops, 10), "-", "-", "-", "-", "-", res.Notes}
 	if res.OpsPerSec > 0 {
 		cells[2] = strconv.FormatFloat(res.OpsPerSec, 'f', 0, 64)
@@ -268,8 +298,7 @@ func (rp *Report) add(res *PhaseResult) error {
 	if res.MBPerSec != nil {
 		cells[6] = strconv.FormatFloat(*res.MBPerSec, 'f', 1, 64)
 	}
-	_, err := io.WriteString(rp.w, formatRow(cells))
-	return err
+	return formatRow(cells)
 }
 
 // finish prints the header if no row was printed and a footnote.
