@@ -5,7 +5,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME  ?= 30s
 CRASH_KILLS ?= 1000
 
-.PHONY: all build test test-short bench bench-go fuzz lint crash clean
+.PHONY: all build test test-short bench bench-large bench-go fuzz lint crash clean
 
 all: build test
 
@@ -25,14 +25,19 @@ test-short:
 bench:
 	$(GO) run ./cmd/kvbench
 
+## bench-large: kvbench with 10M keys (a few minutes; needs about 4 GiB of disk).
+bench-large:
+	$(GO) run ./cmd/kvbench -n 10000000
+
 ## bench-go: the testing.B benchmarks (benchstat-friendly output).
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./engine/ ./keydir/ ./datafile/
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./engine/ ./keydir/ ./datafile/ ./hintfile/
 
 ## fuzz: each fuzz target for FUZZTIME.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME) ./datafile/
 	$(GO) test -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME) ./datafile/
+	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./hintfile/
 
 ## crash: the SIGKILL crash loop with CRASH_KILLS kills (CI runs a short one).
 crash:

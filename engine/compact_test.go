@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/simplekv/simplekv/compaction"
+	"github.com/simplekv/simplekv/hintfile"
 	"github.com/simplekv/simplekv/internal/vfs"
 	"github.com/simplekv/simplekv/keydir"
 )
@@ -776,4 +777,20 @@ func TestCompactionDefaultsScaleWithFileSize(t *testing.T) {
 	err := Options{MaxFileSize: 8 << 20, Compaction: compaction.Options{ThresholdDeadBytes: 5 << 20}}.Validate()
 	require.ErrorIs(t, err, ErrInvalidOptions)
 	require.ErrorIs(t, err, compaction.ErrInvalidOptions)
+}
+
+// TestHintGroupsAreKeydirShards: recovery fills one keydir shard at a time
+// from the hint blocks of the group with the same number, which works only
+// while the two functions agree.
+func TestHintGroupsAreKeydirShards(t *testing.T) {
+	require.Equal(t, keydir.Shards, hintfile.Groups)
+	kd := keydir.New()
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 100000; i++ {
+		k := make([]byte, 1+r.IntN(40))
+		for j := range k {
+			k[j] = byte(r.Uint32())
+		}
+		require.Equal(t, kd.ShardOf(k), hintfile.GroupOf(k), "key %x", k)
+	}
 }

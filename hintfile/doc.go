@@ -24,9 +24,12 @@
 //	kind: 1 put entries, 2 tombstone entries, 3 footer
 //
 //	entry block payload (kind 1 or 2)
-//	+------+-----------------+----------------+----------+-----+----------+
-//	| kind | count (uvarint) | base (uvarint) | entry 1  | ... | entry n  |
-//	+------+-----------------+----------------+----------+-----+----------+
+//	+------+-------+-----------------+----------------+---------+-----+---------+
+//	| kind | group | count (uvarint) | base (uvarint) | entry 1 | ... | entry n |
+//	| u8   | u8    | >= 1            | <= 2^32-1      |         |     |         |
+//	+------+-------+-----------------+----------------+---------+-----+---------+
+//	group: put block: GroupOf(key) = top 8 bits of xxhash64(key), the same
+//	       for every entry of the block; tombstone block: 0
 //	entry: uvarint keylen, key, uvarint gap, uvarint size, uvarint seq,
 //	       varint expiry
 //	offset = prevEnd + gap; prevEnd starts at base and becomes offset+size
@@ -38,9 +41,17 @@
 //	+------+-------------+----------------+---------------+------------+------------+
 //
 // Put and tombstone entries are kept in separate blocks, so the tombstones
-// can be read without decoding the puts; the writer closes a block once its
-// payload reaches BlockSize bytes (a block never splits an entry). Within a
-// kind, entries appear in increasing offset order, across blocks too.
+// can be read without decoding the puts. Puts are further grouped by
+// GroupOf(key), which is the engine's keydir shard function, so that a
+// loader can fill one shard at a time instead of scattering inserts over
+// the whole index (File.GroupBlocks lists a group's blocks). The writer
+// keeps one open block per group and one for the tombstones, and closes a
+// block once its payload reaches BlockSize bytes (a block never splits an
+// entry); at Finish it writes the open put blocks in group order, then the
+// open tombstone block, then the footer. Put blocks of different groups
+// therefore interleave in the file. Within a kind and group, entries appear
+// in increasing, non-overlapping offset order, across blocks too; the
+// reader checks no order between groups, or between puts and tombstones.
 //
 // A file without a valid footer (for example one cut short by a crash, or
 // one whose writer was abandoned) is damaged: Open rejects it, and the caller

@@ -21,7 +21,22 @@ const (
 	// starts the next one. A block holding an entry that crosses the limit
 	// is larger: blocks never split an entry.
 	BlockSize = 32 << 10
+	// Groups is the number of put block groups. Every put entry belongs to
+	// group GroupOf(key), and every put block holds the entries of one
+	// group, so that a loader can fill one keydir shard at a time.
+	Groups = 256
 )
+
+// GroupOf returns the group (0 <= group < Groups) of the put blocks that
+// hold an entry with this key: the top 8 bits of xxhash64(key). It is, on
+// purpose, the engine's keydir shard function (keydir.(*Keydir).ShardOf),
+// so GroupBlocks(g) lists the entries of exactly one shard.
+func GroupOf(key []byte) int {
+	return int(xxhash.Sum64(key) >> (64 - groupBits))
+}
+
+// groupBits is log2(Groups).
+const groupBits = 8
 
 // Block kinds: the first payload byte of every block.
 const (
@@ -36,6 +51,9 @@ const (
 	// footerSize is the size of the footer payload: the kind byte and five
 	// u64 fields.
 	footerSize = 1 + 5*8
+	// entryHeaderMin is the smallest prefix of an entry block payload
+	// before its count: the kind and group bytes.
+	entryHeaderMin = 2
 	// minEntrySize is the smallest encoding of an entry: a one-byte key
 	// length, a one-byte key and four one-byte numbers.
 	minEntrySize = 6
@@ -208,6 +226,11 @@ func uvarintSlow(p []byte, i int) (uint64, int) {
 	if i+1 < len(p) && p[i] >= 0x80 && p[i+1] < 0x80 {
 		return uint64(p[i]&0x7f) | uint64(p[i+1])<<7, i + 2
 	}
+	// Three bytes: the typical gap in a put block, whose consecutive
+	// entries are those of one group, some Groups records apart.
+	if i+2 < len(p) && p[i] >= 0x80 && p[i+1] >= 0x80 && p[i+2] < 0x80 {
+		return uint64(p[i]&0x7f) | uint64(p[i+1]&0x7f)<<7 | uint64(p[i+2])<<14, i + 3
+	}
 	v, n := binary.Uvarint(p[i:])
 	if n <= 0 {
 		return 0, -1
@@ -223,6 +246,7 @@ type limits struct {
 
 // blockInfo summarizes a decoded entry block.
 type blockInfo struct {
+	group  uint8 // the block's group (0 for a tombstone block)
 	count  uint64
 	first  uint64 // offset of the first entry
 	end    uint64 // end of the last entry
@@ -231,23 +255,35 @@ type blockInfo struct {
 }
 
 // decodeBlock walks the entry block payload p (kind byte included),
-// checking every entry against lim, and calls fn, if not nil, for each. On
-// failure it returns the position in p of the damage and a reason; reason
-// is "" on success. It never panics, whatever p holds.
-func decodeBlock(p []byte, lim limits, fn func(Entry)) (info blockInfo, pos int, reason string) {
+// checking every entry against lim, and calls fn, if not nil, for each.
+// With checkGroups it also checks that every key of a put block hashes to
+// the block's group (Open does; iterating an already verified block need
+// not hash every key again). On failure it returns the position in p of the
+// damage and a reason; reason is "" on success. It never panics, whatever p
+// holds.
+func decodeBlock(p []byte, lim limits, checkGroups bool, fn func(Entry)) (info blockInfo, pos int, reason string) {
 	if len(p) == 0 || (p[0] != kindPut && p[0] != kindTombstone) {
 		return info, 0, "not an entry block"
 	}
+	if len(p) < entryHeaderMin {
+		return info, len(p), "entry block without a group byte"
+	}
 	tomb := p[0] == kindTombstone
-	count, i := uvarint(p, 1)
+	group := uint64(p[1])
+	if tomb && group != 0 {
+		return info, 1, fmt.Sprintf("tombstone block with group %d, want 0", group)
+	}
+	checkGroups = checkGroups && !tomb
+	info.group = uint8(group)
+	count, i := uvarint(p, 2)
 	if i < 0 {
-		return info, 1, "bad entry count"
+		return info, 2, "bad entry count"
 	}
 	if count == 0 {
-		return info, 1, "entry block without entries"
+		return info, 2, "entry block without entries"
 	}
 	if count > uint64(len(p)-i)/minEntrySize {
-		return info, 1, fmt.Sprintf("entry count %d cannot fit in %d bytes", count, len(p)-i)
+		return info, 2, fmt.Sprintf("entry count %d cannot fit in %d bytes", count, len(p)-i)
 	}
 	base, j := uvarint(p, i)
 	if j < 0 || base > math.MaxUint32 {
@@ -318,6 +354,8 @@ func decodeBlock(p []byte, lim limits, fn func(Entry)) (info blockInfo, pos int,
 			return info, at, fmt.Sprintf("sequence %d outside the footer's range %d..%d", seq, lim.minSeq, lim.maxSeq)
 		case tomb && expiry != 0:
 			return info, at, fmt.Sprintf("tombstone with expiry %d", expiry)
+		case checkGroups && xxhash.Sum64(key)>>(64-groupBits) != group:
+			return info, at, fmt.Sprintf("put entry's key belongs to group %d, not to its block's group %d", xxhash.Sum64(key)>>(64-groupBits), group)
 		}
 		if n == 0 {
 			info.first = off

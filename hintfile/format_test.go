@@ -2,12 +2,14 @@ package hintfile
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
@@ -109,8 +111,9 @@ func openBytes(t testing.TB, b []byte) (*File, error) {
 	return Open(fs, "x.hint")
 }
 
-// readBack returns every entry of f, puts then tombstones, with keys
-// copied.
+// readBack returns every entry of f, with keys copied: the puts sorted by
+// offset (EachPut over the blocks in file order mixes the groups), and the
+// tombstones in the order EachTombstone gives them, which is offset order.
 func readBack(f *File) (puts, tombs []Entry) {
 	for i := range f.PutBlocks() {
 		f.EachPut(i, func(e Entry) {
@@ -118,11 +121,27 @@ func readBack(f *File) (puts, tombs []Entry) {
 			puts = append(puts, e)
 		})
 	}
+	sortByOffset(puts)
 	f.EachTombstone(func(e Entry) {
 		e.Key = bytes.Clone(e.Key)
 		tombs = append(tombs, e)
 	})
 	return puts, tombs
+}
+
+// sortByOffset sorts es by offset, stably.
+func sortByOffset(es []Entry) {
+	slices.SortStableFunc(es, func(a, b Entry) int { return cmp.Compare(a.Offset, b.Offset) })
+}
+
+// keyInGroup returns the first key prefix+"0", prefix+"1", ... that belongs
+// to group g.
+func keyInGroup(g int, prefix string) []byte {
+	for i := 0; ; i++ {
+		if k := fmt.Appendf(nil, "%s%d", prefix, i); GroupOf(k) == g {
+			return k
+		}
+	}
 }
 
 // requireCorrupt asserts that err is a *datafile.CorruptError.
@@ -158,8 +177,8 @@ type rawEntry struct {
 	keyLen         int // if > 0, overrides len(key) in the encoding
 }
 
-func rawEntries(kind byte, count, base uint64, es ...rawEntry) []byte {
-	p := []byte{kind}
+func rawEntries(kind, group byte, count, base uint64, es ...rawEntry) []byte {
+	p := []byte{kind, group}
 	p = binary.AppendUvarint(p, count)
 	p = binary.AppendUvarint(p, base)
 	for _, e := range es {
@@ -175,6 +194,21 @@ func rawEntries(kind byte, count, base uint64, es ...rawEntry) []byte {
 		p = binary.AppendVarint(p, e.expiry)
 	}
 	return rawBlock(p)
+}
+
+// rawPuts is a put block in the group of its first entry's key (0 without
+// entries).
+func rawPuts(count, base uint64, es ...rawEntry) []byte {
+	g := 0
+	if len(es) > 0 {
+		g = GroupOf([]byte(es[0].key))
+	}
+	return rawEntries(kindPut, byte(g), count, base, es...)
+}
+
+// rawTombs is a tombstone block (group 0).
+func rawTombs(count, base uint64, es ...rawEntry) []byte {
+	return rawEntries(kindTombstone, 0, count, base, es...)
 }
 
 func rawFile(id uint32, blocks ...[]byte) []byte {
@@ -284,34 +318,60 @@ func TestFooterEncoding(t *testing.T) {
 // accepts, so that the failures in TestSemanticCorruption come from the one
 // field each case breaks.
 func TestRawBaseline(t *testing.T) {
+	ga := GroupOf([]byte("a"))
+	bc := string(keyInGroup(ga, "b")) // a second key in the group of "a"
+	ge := GroupOf([]byte("e"))
+	if ge == ga {
+		t.Fatal("test assumes that a and e lie in different groups")
+	}
 	b := rawFile(3,
-		rawEntries(kindPut, 2, 16, rawEntry{key: "a", size: 40, seq: 5, expiry: -7}, rawEntry{key: "bc", gap: 9, size: 35, seq: 9}),
-		rawEntries(kindTombstone, 1, 100, rawEntry{key: "d", size: 34, seq: 7}),
-		rawEntries(kindPut, 1, 300, rawEntry{key: "e", size: 34, seq: 6}),
-		rawFooter(4, 1, 334, 5, 9),
+		rawPuts(2, 16, rawEntry{key: "a", size: 40, seq: 5, expiry: -7}, rawEntry{key: bc, gap: 9, size: uint64(33 + len(bc)), seq: 9}),
+		rawTombs(1, 100, rawEntry{key: "d", size: 34, seq: 7}),
+		rawPuts(1, 300, rawEntry{key: "e", size: 34, seq: 6}),
+		// Blocks of different groups are ordered independently: this one
+		// lies before the previous block of group ge.
+		rawPuts(1, 200, rawEntry{key: "a", size: 34, seq: 8}),
+		rawFooter(5, 1, 334, 5, 9),
 	)
 	f, err := openBytes(t, b)
 	require.NoError(t, err)
 	require.Equal(t, uint32(3), f.ID())
-	require.Equal(t, Footer{Entries: 4, Tombstones: 1, DataSize: 334, MinSeq: 5, MaxSeq: 9}, f.Footer())
+	require.Equal(t, Footer{Entries: 5, Tombstones: 1, DataSize: 334, MinSeq: 5, MaxSeq: 9}, f.Footer())
 	puts, tombs := readBack(f)
 	require.Equal(t, []Entry{
 		{Key: []byte("a"), Offset: 16, Size: 40, Seq: 5, Expiry: -7},
-		{Key: []byte("bc"), Offset: 65, Size: 35, Seq: 9},
+		{Key: []byte(bc), Offset: 65, Size: uint32(33 + len(bc)), Seq: 9},
+		{Key: []byte("a"), Offset: 200, Size: 34, Seq: 8},
 		{Key: []byte("e"), Offset: 300, Size: 34, Seq: 6},
 	}, puts)
 	require.Equal(t, []Entry{{Key: []byte("d"), Offset: 100, Size: 34, Seq: 7, Tombstone: true}}, tombs)
+	require.Equal(t, 3, f.PutBlocks())
+	require.Equal(t, []int{0, 2}, f.GroupBlocks(ga))
+	require.Equal(t, []int{1}, f.GroupBlocks(ge))
+	for g := range Groups {
+		if g != ga && g != ge {
+			require.Nil(t, f.GroupBlocks(g), "group %d", g)
+		}
+	}
 
 	f, err = openBytes(t, rawFile(1, rawFooter(0, 0, 0, 0, 0)))
 	require.NoError(t, err)
 	require.Zero(t, f.PutBlocks())
+	for g := range Groups {
+		require.Nil(t, f.GroupBlocks(g))
+	}
+	require.Panics(t, func() { f.GroupBlocks(-1) })
+	require.Panics(t, func() { f.GroupBlocks(Groups) })
 }
 
 // TestSemanticCorruption feeds Open files whose checksums all hold but
 // whose contents break one rule each.
 func TestSemanticCorruption(t *testing.T) {
 	ok := rawEntry{key: "k", size: 34, seq: 5}
-	put := func(es ...rawEntry) []byte { return rawEntries(kindPut, uint64(len(es)), 16, es...) }
+	put := func(es ...rawEntry) []byte { return rawPuts(uint64(len(es)), 16, es...) }
+	gk := byte(GroupOf([]byte("k")))
+	other := keyInGroup(int(gk+1), "o") // a key of another group
+	foot2 := rawFooter(2, 0, 1000, 5, 5)
 	foot := rawFooter(1, 0, 1000, 5, 5)
 	cases := map[string]struct {
 		b    []byte
@@ -325,32 +385,39 @@ func TestSemanticCorruption(t *testing.T) {
 		"kind zero":         {rawFile(1, rawBlock([]byte{0}), foot), "unknown block kind"},
 		"empty block":       {rawFile(1, rawBlock(nil), foot), "empty block"},
 		"short footer":      {rawFile(1, put(ok), rawBlock([]byte{kindFooter, 1})), "footer payload"},
-		"count too high":    {rawFile(1, rawEntries(kindPut, 2, 16, ok), foot), "cannot fit"},
-		"count huge":        {rawFile(1, rawEntries(kindPut, math.MaxUint64, 16, ok), foot), "cannot fit"},
-		"count short":       {rawFile(1, rawEntries(kindPut, 1, 16, ok, rawEntry{key: "k", gap: 0, size: 34, seq: 5}), rawFooter(2, 0, 1000, 5, 5)), "bytes after"},
-		"count zero":        {rawFile(1, rawEntries(kindPut, 0, 16), rawFooter(0, 0, 1000, 0, 0)), "without entries"},
-		"trailing byte":     {rawFile(1, rawBlock(append(rawEntries(kindPut, 1, 16, ok)[8:], 0)), foot), "bytes after"},
+		"count too high":    {rawFile(1, rawPuts(2, 16, ok), foot), "cannot fit"},
+		"count huge":        {rawFile(1, rawPuts(math.MaxUint64, 16, ok), foot), "cannot fit"},
+		"count short":       {rawFile(1, rawPuts(1, 16, ok, rawEntry{key: "k", gap: 0, size: 34, seq: 5}), rawFooter(2, 0, 1000, 5, 5)), "bytes after"},
+		"count zero":        {rawFile(1, rawPuts(0, 16), rawFooter(0, 0, 1000, 0, 0)), "without entries"},
+		"trailing byte":     {rawFile(1, rawBlock(append(rawPuts(1, 16, ok)[8:], 0)), foot), "bytes after"},
 		"empty key":         {rawFile(1, put(rawEntry{key: "", size: 34, seq: 5}), foot), "key length 0"},
 		"key too long":      {rawFile(1, put(rawEntry{key: "k", keyLen: datafile.MaxKeyLen + 1, size: 34, seq: 5}), foot), "key length"},
 		"key past block":    {rawFile(1, put(rawEntry{key: "k", keyLen: 40, size: 34, seq: 5}), foot), "key length"},
 		"size too small":    {rawFile(1, put(rawEntry{key: "k", size: 33, seq: 5}), foot), "record size"},
 		"size too big":      {rawFile(1, put(rawEntry{key: "k", size: math.MaxUint32 + 1, seq: 5}), foot), "record size"},
-		"offset in header":  {rawFile(1, rawEntries(kindPut, 1, 15, ok), foot), "data file header"},
-		"base too big":      {rawFile(1, rawEntries(kindPut, 1, math.MaxUint32+1, ok), foot), "base"},
+		"offset in header":  {rawFile(1, rawPuts(1, 15, ok), foot), "data file header"},
+		"base too big":      {rawFile(1, rawPuts(1, math.MaxUint32+1, ok), foot), "base"},
 		"gap too big":       {rawFile(1, put(rawEntry{key: "k", gap: math.MaxUint32 + 1, size: 34, seq: 5}), foot), "gap"},
-		"past 4 GiB":        {rawFile(1, rawEntries(kindPut, 1, math.MaxUint32-33, ok), rawFooter(1, 0, 1<<40, 5, 5)), "runs past"},
+		"past 4 GiB":        {rawFile(1, rawPuts(1, math.MaxUint32-33, ok), rawFooter(1, 0, 1<<40, 5, 5)), "runs past"},
 		"past data size":    {rawFile(1, put(ok), rawFooter(1, 0, 49, 5, 5)), "runs past"},
 		"seq below min":     {rawFile(1, put(ok), rawFooter(1, 0, 1000, 6, 6)), "outside the footer"},
 		"seq above max":     {rawFile(1, put(ok), rawFooter(1, 0, 1000, 4, 4)), "outside the footer"},
 		"seq range loose":   {rawFile(1, put(ok), rawFooter(1, 0, 1000, 4, 6)), "footer sequence range"},
 		"seq out of range":  {rawFile(1, put(rawEntry{key: "k", size: 34, seq: 1 << 63}), rawFooter(1, 0, 1000, 5, 5)), "sequence"},
-		"tombstone expiry":  {rawFile(1, rawEntries(kindTombstone, 1, 16, rawEntry{key: "k", size: 34, seq: 5, expiry: 1}), rawFooter(1, 1, 1000, 5, 5)), "tombstone with expiry"},
+		"tombstone expiry":  {rawFile(1, rawTombs(1, 16, rawEntry{key: "k", size: 34, seq: 5, expiry: 1}), rawFooter(1, 1, 1000, 5, 5)), "tombstone with expiry"},
 		"entry count":       {rawFile(1, put(ok), rawFooter(2, 0, 1000, 5, 5)), "footer counts"},
 		"tombstone count":   {rawFile(1, put(ok), rawFooter(1, 1, 1000, 5, 5)), "footer counts"},
-		"blocks overlap":    {rawFile(1, put(ok), rawEntries(kindPut, 1, 49, ok), rawFooter(2, 0, 1000, 5, 5)), "overlaps"},
+		"blocks overlap":    {rawFile(1, put(ok), rawPuts(1, 49, ok), rawFooter(2, 0, 1000, 5, 5)), "overlaps"},
 		"block runs past":   {append(rawFile(1, put(ok)), 200, 0, 0, 0, 0, 0, 0, 0, kindPut), "runs past the end of the file"},
-		"bad varint":        {rawFile(1, rawBlock(append([]byte{kindPut, 1, 16}, bytes.Repeat([]byte{0xff}, 12)...)), foot), "bad key length"},
-		"truncated entry":   {rawFile(1, rawBlock(rawEntries(kindPut, 1, 16, ok)[8:14]), foot), ""},
+		"bad varint":        {rawFile(1, rawBlock(append([]byte{kindPut, gk, 1, 16}, bytes.Repeat([]byte{0xff}, 12)...)), foot), "bad key length"},
+		"truncated entry":   {rawFile(1, rawBlock(rawPuts(1, 16, ok)[8:15]), foot), ""},
+		"no group byte":     {rawFile(1, rawBlock([]byte{kindPut}), foot), "group byte"},
+		"no count":          {rawFile(1, rawBlock([]byte{kindPut, gk}), foot), "bad entry count"},
+		"wrong group":       {rawFile(1, rawEntries(kindPut, gk+1, 1, 16, ok), foot), "not to its block's group"},
+		"wrong group later": {rawFile(1, rawPuts(2, 16, ok, rawEntry{key: string(other), size: 100, seq: 5}), foot2), "not to its block's group"},
+		"tombstone group 1": {rawFile(1, rawEntries(kindTombstone, 1, 1, 16, ok), rawFooter(1, 1, 1000, 5, 5)), "tombstone block with group 1"},
+		"group overlaps":    {rawFile(1, put(ok), rawEntries(kindPut, gk+1, 1, 200, rawEntry{key: string(other), size: 100, seq: 5}), rawEntries(kindPut, gk+1, 1, 299, rawEntry{key: string(other), size: 100, seq: 5}), rawFooter(3, 0, 1000, 5, 5)), "previous put block of group"},
+		"tombs overlap":     {rawFile(1, rawTombs(1, 16, ok), rawTombs(1, 49, ok), rawFooter(2, 2, 1000, 5, 5)), "previous tombstone block"},
 		"block past EOF":    {append(rawFile(1, foot), 200, 0, 0, 0, 0, 0, 0, 0), "runs past the end"},
 		"header only block": {append(rawFile(1, put(ok)), 1, 2, 3), "too few"},
 	}

@@ -22,6 +22,12 @@ type File struct {
 	lim    limits
 	puts   [][]byte // payloads of the put blocks, in file order
 	tombs  [][]byte // payloads of the tombstone blocks, in file order
+
+	// groupBlocks lists the indexes in puts of the blocks of group 0, then
+	// those of group 1, and so on, each group's in file order; the blocks
+	// of group g are groupBlocks[groupStart[g]:groupStart[g+1]].
+	groupBlocks []int
+	groupStart  [Groups + 1]int
 }
 
 // Open reads the whole hint file path into memory and verifies it: the
@@ -129,29 +135,39 @@ func parse(path string, data []byte) (*File, error) {
 	results := make([]blockResult, len(entryBlocks))
 	forBlocks(len(entryBlocks), func(_ *xxhash.Digest, k int) {
 		r := &results[k]
-		r.info, r.pos, r.reason = decodeBlock(entryBlocks[k].p, hf.lim, nil)
+		r.info, r.pos, r.reason = decodeBlock(entryBlocks[k].p, hf.lim, true, nil)
 	})
 	var entries, tombstones uint64
 	minSeq, maxSeq := uint64(math.MaxUint64), uint64(0)
-	var prevEnd [kindTombstone + 1]uint64
+	// The end of the previous block of each (kind, group): the put groups,
+	// then the tombstones (whose group is always 0).
+	var prevEnd [Groups + 1]uint64
+	var groupCount [Groups]int
 	for k, b := range entryBlocks {
 		info := results[k].info
 		at := b.off + blockHeaderSize + int64(results[k].pos)
 		if reason := results[k].reason; reason != "" {
 			return nil, corruptf(path, at, "%s", reason)
 		}
-		kind := b.p[0]
-		if info.first < prevEnd[kind] {
-			return nil, corruptf(path, at, "first entry at %d overlaps the previous block of its kind (ending at %d)", info.first, prevEnd[kind])
+		slot := Groups // tombstones
+		if b.p[0] == kindPut {
+			slot = int(info.group)
 		}
-		prevEnd[kind] = info.end
+		if info.first < prevEnd[slot] {
+			if slot == Groups {
+				return nil, corruptf(path, at, "first entry at %d overlaps the previous tombstone block (ending at %d)", info.first, prevEnd[slot])
+			}
+			return nil, corruptf(path, at, "first entry at %d overlaps the previous put block of group %d (ending at %d)", info.first, slot, prevEnd[slot])
+		}
+		prevEnd[slot] = info.end
 		// Counts are bounded by the file size, so the sums cannot wrap.
 		entries += info.count
-		if kind == kindTombstone {
+		if slot == Groups {
 			tombstones += info.count
 			hf.tombs = append(hf.tombs, b.p)
 		} else {
 			hf.puts = append(hf.puts, b.p)
+			groupCount[slot]++
 		}
 		minSeq = min(minSeq, info.minSeq)
 		maxSeq = max(maxSeq, info.maxSeq)
@@ -161,6 +177,24 @@ func parse(path string, data []byte) (*File, error) {
 		return nil, corruptf(path, footerOff, "footer counts %d entries and %d tombstones, blocks hold %d and %d", ft.Entries, ft.Tombstones, entries, tombstones)
 	case entries > 0 && (minSeq != ft.MinSeq || maxSeq != ft.MaxSeq):
 		return nil, corruptf(path, footerOff, "footer sequence range %d..%d, entries span %d..%d", ft.MinSeq, ft.MaxSeq, minSeq, maxSeq)
+	}
+
+	// Index the put blocks by group (a counting sort, stable: each group's
+	// blocks stay in file order).
+	if len(hf.puts) > 0 {
+		for g := range Groups {
+			hf.groupStart[g+1] = hf.groupStart[g] + groupCount[g]
+		}
+		next := groupCount // reused as each group's fill position
+		for g := range Groups {
+			next[g] = hf.groupStart[g]
+		}
+		hf.groupBlocks = make([]int, len(hf.puts))
+		for k, p := range hf.puts {
+			g := p[1]
+			hf.groupBlocks[next[g]] = k
+			next[g]++
+		}
 	}
 	return hf, nil
 }
@@ -210,19 +244,46 @@ func (f *File) ID() uint32 { return f.id }
 // Footer returns the file's footer.
 func (f *File) Footer() Footer { return f.footer }
 
-// PutBlocks is the number of put blocks. EachPut takes a block index, so
-// the blocks can be decoded in parallel.
+// PutBlocks is the number of put blocks. EachPut takes a block index (0 to
+// PutBlocks()-1, in file order), so the blocks can be decoded in parallel.
 func (f *File) PutBlocks() int { return len(f.puts) }
 
 // EachPut calls fn for every entry of put block block (0 <= block <
-// PutBlocks()), in increasing offset order. The entries of block i all lie
-// before those of block i+1. It may be called concurrently, for the same
-// or different blocks. It panics if block is out of range.
+// PutBlocks()), in increasing offset order within the block. All entries
+// of a block belong to one group (see GroupBlocks and GroupOf).
+//
+// Blocks are numbered in file order, and put blocks of different groups
+// interleave in the file, so calling EachPut for blocks 0, 1, 2, ... does
+// NOT visit the puts in global offset order: it visits each group's
+// entries in increasing offset order, and so the entries of any one key in
+// increasing offset order, but the groups' entries are mixed. To load one
+// keydir shard at a time, iterate GroupBlocks(g) instead.
+//
+// It may be called concurrently, for the same or different blocks. It
+// panics if block is out of range.
 func (f *File) EachPut(block int, fn func(e Entry)) {
 	if block < 0 || block >= len(f.puts) {
 		panic(fmt.Sprintf("hintfile: EachPut of block %d, file has %d", block, len(f.puts)))
 	}
 	f.each(f.puts[block], fn)
+}
+
+// GroupBlocks returns the indexes (as taken by EachPut) of the put blocks of
+// group g (0 <= g < Groups), in file order, which is also increasing offset
+// order: every entry of one lies before every entry of the next. Together
+// they hold exactly the puts whose key has GroupOf(key) == g, that is the
+// puts that go to keydir shard g. The slice is computed once by Open and
+// shared: it must not be modified. It is nil for a group without blocks.
+// It panics if g is out of range.
+func (f *File) GroupBlocks(g int) []int {
+	if g < 0 || g >= Groups {
+		panic(fmt.Sprintf("hintfile: GroupBlocks of group %d, want 0 <= group < %d", g, Groups))
+	}
+	lo, hi := f.groupStart[g], f.groupStart[g+1]
+	if lo == hi {
+		return nil
+	}
+	return f.groupBlocks[lo:hi:hi]
 }
 
 // EachTombstone calls fn for every tombstone entry, in increasing offset
@@ -234,7 +295,7 @@ func (f *File) EachTombstone(fn func(e Entry)) {
 }
 
 func (f *File) each(p []byte, fn func(e Entry)) {
-	if _, _, reason := decodeBlock(p, f.lim, fn); reason != "" {
+	if _, _, reason := decodeBlock(p, f.lim, false, fn); reason != "" {
 		// Open verified every block; this means the memory was modified.
 		panic("hintfile: verified block fails to decode: " + reason)
 	}
@@ -244,4 +305,5 @@ func (f *File) each(p []byte, fn func(e Entry)) {
 // be used afterwards, and no other method may be called.
 func (f *File) Close() {
 	f.data, f.puts, f.tombs = nil, nil, nil
+	f.groupBlocks, f.groupStart = nil, [Groups + 1]int{}
 }

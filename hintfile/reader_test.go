@@ -2,6 +2,7 @@ package hintfile
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -48,7 +50,57 @@ func requireRoundTrip(t require.TestingT, id uint32, es []Entry, dataSize int64)
 	wantPuts, wantTombs := split(es)
 	require.Equal(t, wantPuts, puts)
 	require.Equal(t, wantTombs, tombs)
+	requireGroups(t, f)
 	return f
+}
+
+// requireGroups checks the grouping of f's put blocks: every entry of a put
+// block belongs to the block's group, GroupBlocks lists every put block
+// exactly once under its group, in file order, and the blocks of a group
+// are in increasing, non-overlapping offset order.
+func requireGroups(t require.TestingT, f *File) {
+	if h, ok := t.(interface{ Helper() }); ok { // *rapid.T has no Helper
+		h.Helper()
+	}
+	type span struct{ first, end uint64 }
+	blockGroup := make([]int, f.PutBlocks())
+	spans := make([]span, f.PutBlocks())
+	for k := range f.PutBlocks() {
+		blockGroup[k] = -1
+		n := 0
+		f.EachPut(k, func(e Entry) {
+			g := GroupOf(e.Key)
+			if n == 0 {
+				blockGroup[k] = g
+				spans[k].first = uint64(e.Offset)
+			}
+			require.Equal(t, blockGroup[k], g, "put block %d mixes groups", k)
+			spans[k].end = uint64(e.Offset) + uint64(e.Size)
+			n++
+		})
+		require.Positive(t, n, "put block %d is empty", k)
+		require.Equal(t, int(f.puts[k][1]), blockGroup[k], "put block %d: group byte", k)
+	}
+	seen := make([]bool, f.PutBlocks())
+	for g := range Groups {
+		bs := f.GroupBlocks(g)
+		if len(bs) == 0 {
+			require.Nil(t, bs, "group %d", g)
+		}
+		for i, k := range bs {
+			require.False(t, seen[k], "put block %d listed twice", k)
+			seen[k] = true
+			require.Equal(t, g, blockGroup[k], "block %d listed under group %d", k, g)
+			if i > 0 {
+				prev := bs[i-1]
+				require.Less(t, prev, k, "group %d: blocks not in file order", g)
+				require.GreaterOrEqual(t, spans[k].first, spans[prev].end, "group %d: block %d overlaps block %d", g, k, prev)
+			}
+		}
+	}
+	for k, ok := range seen {
+		require.True(t, ok, "put block %d not listed by GroupBlocks", k)
+	}
 }
 
 func TestRoundTripMultiBlock(t *testing.T) {
@@ -124,16 +176,74 @@ func TestKeysAliasAndAreCapped(t *testing.T) {
 	es, end := genEntries(rand.New(rand.NewPCG(2, 3)), 50, 20, 0)
 	f, err := openBytes(t, buildHint(t, 1, es, int64(end)))
 	require.NoError(t, err)
-	f.EachPut(0, func(e Entry) {
-		require.Equal(t, len(e.Key), cap(e.Key), "appending to a key must not overwrite the file's memory")
-	})
+	for k := range f.PutBlocks() {
+		f.EachPut(k, func(e Entry) {
+			require.Equal(t, len(e.Key), cap(e.Key), "appending to a key must not overwrite the file's memory")
+		})
+	}
 	f.EachTombstone(func(e Entry) {
 		require.Equal(t, len(e.Key), cap(e.Key))
 	})
-	require.Panics(t, func() { f.EachPut(1, func(Entry) {}) })
+	for g := range Groups {
+		if bs := f.GroupBlocks(g); bs != nil {
+			require.Equal(t, len(bs), cap(bs), "appending to GroupBlocks must not overwrite the next group's")
+		}
+	}
+	require.Panics(t, func() { f.EachPut(f.PutBlocks(), func(Entry) {}) })
 	require.Panics(t, func() { f.EachPut(-1, func(Entry) {}) })
 	f.Close()
 	require.Zero(t, f.PutBlocks())
+	for g := range Groups {
+		require.Nil(t, f.GroupBlocks(g))
+	}
+}
+
+// TestGroups checks how the writer groups puts: on a file where a few
+// groups have many blocks and most have one, and on one with every entry in
+// a single group.
+func TestGroups(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	es, end := genGroupedEntries(rng, 30000, []int{0, 7, 255}, 0.9)
+	f := requireRoundTrip(t, 5, es, int64(end))
+	require.Greater(t, len(f.GroupBlocks(0)), 3)
+	require.Greater(t, len(f.GroupBlocks(7)), 3)
+	require.Greater(t, len(f.GroupBlocks(255)), 3)
+	used := 0
+	for g := range Groups {
+		if f.GroupBlocks(g) != nil {
+			used++
+		}
+	}
+	require.Greater(t, used, 200, "the other groups hold a few entries each")
+
+	// The blocks of the groups interleave in the file: a block is written
+	// when it fills up, and at Finish the partly filled block of every
+	// group, in group order, after all the full ones.
+	var partial []int // groups of the partly filled blocks, in file order
+	for k, p := range f.puts {
+		if len(p) < BlockSize {
+			partial = append(partial, int(p[1]))
+		} else {
+			require.Empty(t, partial, "full put block %d after a partial one", k)
+		}
+	}
+	require.True(t, slices.IsSorted(partial), "the partial blocks are written in group order")
+	require.Len(t, slices.Compact(slices.Clone(partial)), len(partial), "one partial block per group")
+	require.Greater(t, len(partial), 200)
+	interleaved := false
+	for k := 1; k < f.PutBlocks()-len(partial); k++ {
+		interleaved = interleaved || f.puts[k][1] != f.puts[k-1][1]
+	}
+	require.True(t, interleaved, "full blocks of different groups interleave")
+
+	es, end = genGroupedEntries(rng, 5000, []int{42}, 1)
+	f = requireRoundTrip(t, 6, es, int64(end))
+	for g := range Groups {
+		if g != 42 {
+			require.Nil(t, f.GroupBlocks(g))
+		}
+	}
+	require.Len(t, f.GroupBlocks(42), f.PutBlocks())
 }
 
 func TestEachPutConcurrent(t *testing.T) {
@@ -154,6 +264,30 @@ func TestEachPutConcurrent(t *testing.T) {
 	for _, b := range perBlock {
 		got = append(got, b...)
 	}
+	sortByOffset(got)
+	require.Equal(t, wantPuts, got)
+
+	// Two loaders, each filling the groups g with g%2 == its number.
+	perGroup := make([][]Entry, Groups)
+	for w := range 2 {
+		wg.Go(func() {
+			for g := w; g < Groups; g += 2 {
+				for _, k := range f.GroupBlocks(g) {
+					f.EachPut(k, func(e Entry) { perGroup[g] = append(perGroup[g], e) })
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got = got[:0]
+	for g, es := range perGroup {
+		require.True(t, slices.IsSortedFunc(es, func(a, b Entry) int { return cmp.Compare(a.Offset, b.Offset) }), "group %d", g)
+		for _, e := range es {
+			require.Equal(t, g, GroupOf(e.Key))
+		}
+		got = append(got, es...)
+	}
+	sortByOffset(got)
 	require.Equal(t, wantPuts, got)
 }
 
@@ -364,4 +498,37 @@ func BenchmarkEachPut(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchEntries, "ns/entry")
 	})
 	_ = sink
+}
+
+// BenchmarkGroupedLoad opens a 1M-entry hint file and decodes its puts the
+// way a grouped loader does: 2 goroutines, the one numbered w taking the
+// groups g with g%2 == w, each group's blocks in GroupBlocks order (so that
+// a loader would fill one keydir shard at a time). ns/entry covers Open
+// and the iteration.
+func BenchmarkGroupedLoad(b *testing.B) {
+	mfs := benchFS(b)
+	const loaders = 2
+	var sinks [loaders]uint64
+	for b.Loop() {
+		f, err := Open(mfs, "bench.hint")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for w := range loaders {
+			wg.Go(func() {
+				var local uint64
+				for g := w; g < Groups; g += loaders {
+					for _, k := range f.GroupBlocks(g) {
+						f.EachPut(k, func(e Entry) { local += uint64(e.Offset) + uint64(len(e.Key)) })
+					}
+				}
+				sinks[w] += local
+			})
+		}
+		wg.Wait()
+		f.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchEntries, "ns/entry")
+	_ = sinks
 }

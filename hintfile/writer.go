@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/simplekv/simplekv/datafile"
@@ -19,6 +20,12 @@ const flushSize = 256 << 10
 // blocks into an output buffer, which reaches the file in large writes, so
 // adding an entry costs no system call. It is not safe for concurrent use.
 //
+// Puts are grouped by GroupOf(key): the Writer keeps one open put block per
+// group (created on the group's first entry, so at most Groups of them) and
+// a single tombstone block. A block's buffer grows as entries arrive, so a
+// small file costs little memory; a large one holds up to about Groups
+// times BlockSize (some 8 to 10 MiB) in open blocks.
+//
 // After any write or sync error the Writer is broken: every later call
 // (except Close) returns that error.
 type Writer struct {
@@ -26,10 +33,11 @@ type Writer struct {
 	path string
 	id   uint32
 
-	buf  []byte // output not yet written to f
-	put  builder
-	tomb builder
-	d    *xxhash.Digest
+	buf    []byte           // output not yet written to f
+	puts   [Groups]*builder // the open put block of each group; nil until used
+	tomb   builder
+	putEnd uint64 // end of the last put added, over all groups
+	d      *xxhash.Digest
 
 	entries, tombstones uint64
 	minSeq, maxSeq      uint64
@@ -40,14 +48,20 @@ type Writer struct {
 	err      error // sticky
 }
 
-// builder accumulates the current block of one entry kind.
+// builder accumulates the current block of one entry kind and group.
 type builder struct {
 	kind    byte
+	group   byte
 	body    []byte // the encoded entries
 	count   uint64
 	base    uint64 // offset of the block's first entry
-	prevEnd uint64 // end of the last entry of this kind, over all blocks
+	prevEnd uint64 // end of the last entry added to this builder
 }
+
+// builderInitialCap is the initial capacity of a put builder's body: small,
+// so that a writer with few entries in many groups stays small. Buffers grow
+// by append and are kept from one block of the group to the next.
+const builderInitialCap = 1 << 10
 
 // Create creates the hint file path (which must not exist) for data file
 // id. Nothing reaches the file before the output buffer fills or Finish is
@@ -62,7 +76,6 @@ func Create(fs vfs.FS, path string, id uint32) (*Writer, error) {
 		path:   path,
 		id:     id,
 		buf:    make([]byte, 0, 4<<10), // grows to about flushSize+BlockSize
-		put:    builder{kind: kindPut},
 		tomb:   builder{kind: kindTombstone},
 		d:      xxhash.New(),
 		minSeq: math.MaxUint64,
@@ -73,7 +86,9 @@ func Create(fs vfs.FS, path string, id uint32) (*Writer, error) {
 
 // Add adds the entry e. Entries of one kind (puts, tombstones) must come
 // in increasing, non-overlapping offset order: e.Offset must be at least
-// the Offset+Size of the previous entry of the same kind. Add copies e.Key.
+// the Offset+Size of the previous entry of the same kind (whatever its
+// group). Add copies e.Key. A put goes to the open block of its group,
+// GroupOf(e.Key); a tombstone to the single tombstone block.
 //
 // An entry the format cannot hold (an empty or oversized key, a sequence
 // of 1<<63 or more, a tombstone with an expiry, a Size too small for the
@@ -84,9 +99,9 @@ func (w *Writer) Add(e Entry) error {
 	if err := w.usable(); err != nil {
 		return err
 	}
-	b := &w.put
+	kindEnd := &w.putEnd
 	if e.Tombstone {
-		b = &w.tomb
+		kindEnd = &w.tomb.prevEnd
 	}
 	off, end := uint64(e.Offset), uint64(e.Offset)+uint64(e.Size)
 	var reason string
@@ -103,11 +118,21 @@ func (w *Writer) Add(e Entry) error {
 		reason = fmt.Sprintf("offset %d inside the data file header", off)
 	case end > math.MaxUint32:
 		reason = fmt.Sprintf("record at %d of %d bytes ends past 4 GiB", off, e.Size)
-	case off < b.prevEnd:
-		reason = fmt.Sprintf("offset %d before the end (%d) of the previous entry of its kind", off, b.prevEnd)
+	case off < *kindEnd:
+		reason = fmt.Sprintf("offset %d before the end (%d) of the previous entry of its kind", off, *kindEnd)
 	}
 	if reason != "" {
 		return fmt.Errorf("%w: %s: %s", ErrInvalid, w.path, reason)
+	}
+
+	b := &w.tomb
+	if !e.Tombstone {
+		g := GroupOf(e.Key)
+		if b = w.puts[g]; b == nil {
+			b = &builder{kind: kindPut, group: byte(g), body: make([]byte, 0, builderInitialCap)}
+			w.puts[g] = b
+		}
+		w.putEnd = end
 	}
 
 	start := b.prevEnd // the offset the gap counts from
@@ -132,21 +157,21 @@ func (w *Writer) Add(e Entry) error {
 
 // payloadLen is the size the current block's payload would have.
 func (b *builder) payloadLen() int {
-	return 1 + uvarintLen(b.count) + uvarintLen(b.base) + len(b.body)
+	return entryHeaderMin + uvarintLen(b.count) + uvarintLen(b.base) + len(b.body)
 }
 
+// uvarintLen is the length of the uvarint encoding of v.
 func uvarintLen(v uint64) int {
-	var tmp [binary.MaxVarintLen64]byte
-	return binary.PutUvarint(tmp[:], v)
+	return (bits.Len64(v|1) + 6) / 7
 }
 
 // emit moves the current block of b, if it holds any entry, to the output
 // buffer, and writes the buffer out once it is large.
 func (w *Writer) emit(b *builder) error {
 	if b.count > 0 {
-		var hdr [1 + 2*binary.MaxVarintLen64]byte
-		hdr[0] = b.kind
-		n := 1 + binary.PutUvarint(hdr[1:], b.count)
+		var hdr [entryHeaderMin + 2*binary.MaxVarintLen64]byte
+		hdr[0], hdr[1] = b.kind, b.group
+		n := entryHeaderMin + binary.PutUvarint(hdr[entryHeaderMin:], b.count)
 		n += binary.PutUvarint(hdr[n:], b.base)
 		w.appendBlock(hdr[:n], b.body)
 		b.body = b.body[:0]
@@ -220,8 +245,14 @@ func (w *Writer) Finish(dataSize int64) error {
 	if dataSize < 0 || uint64(dataSize) < w.maxEnd {
 		return fmt.Errorf("%w: %s: data size %d, but an entry ends at %d", ErrInvalid, w.path, dataSize, w.maxEnd)
 	}
-	if err := w.emit(&w.put); err != nil {
-		return err
+	// The open put blocks in group order, then the tombstone block.
+	for _, b := range w.puts {
+		if b == nil {
+			continue
+		}
+		if err := w.emit(b); err != nil {
+			return err
+		}
 	}
 	if err := w.emit(&w.tomb); err != nil {
 		return err
@@ -240,9 +271,15 @@ func (w *Writer) Finish(dataSize int64) error {
 		return w.err
 	}
 	w.finished = true
-	w.buf = nil
-	w.put.body, w.tomb.body = nil, nil
+	w.release()
 	return nil
+}
+
+// release drops the Writer's buffers.
+func (w *Writer) release() {
+	w.buf = nil
+	w.puts = [Groups]*builder{}
+	w.tomb.body = nil
 }
 
 // Close closes the file. Call it after Finish, or without Finish to abandon
@@ -257,8 +294,7 @@ func (w *Writer) Close() error {
 	if w.err == nil {
 		w.err = fmt.Errorf("%w: %s", errClosed, w.path)
 	}
-	w.buf = nil
-	w.put.body, w.tomb.body = nil, nil
+	w.release()
 	if err != nil {
 		return fmt.Errorf("hintfile: close %s: %w", w.path, err)
 	}

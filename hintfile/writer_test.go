@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -123,7 +125,8 @@ func TestWriterAbandoned(t *testing.T) {
 	mfs := vfs.NewMem()
 	w, err := Create(mfs, "h.hint", 1)
 	require.NoError(t, err)
-	es, _ := genEntries(rand.New(rand.NewPCG(3, 4)), 20000, 64, 1000)
+	// Two groups only, so that blocks fill up and reach the file.
+	es, _ := genGroupedEntries(rand.New(rand.NewPCG(3, 4)), 20000, []int{1, 2}, 1)
 	for _, e := range es {
 		require.NoError(t, w.Add(e))
 	}
@@ -136,57 +139,140 @@ func TestWriterAbandoned(t *testing.T) {
 	require.ErrorContains(t, requireCorrupt(t, err), "no footer")
 }
 
+// genGroupedEntries is genEntries (without gaps) with skewed keys: with
+// probability skew a put's key is drawn from one of groups, otherwise its
+// group is random. Tombstone keys are random.
+func genGroupedEntries(rng *rand.Rand, n int, groups []int, skew float64) ([]Entry, uint64) {
+	es := make([]Entry, 0, n)
+	off := uint64(datafile.FileHeaderSize)
+	for i := range n {
+		key := fmt.Appendf(nil, "%d-", i)
+		for range rng.IntN(32) {
+			key = append(key, 'a'+byte(rng.IntN(26)))
+		}
+		tomb := rng.IntN(5) == 0
+		if !tomb && rng.Float64() < skew {
+			want := groups[rng.IntN(len(groups))]
+			key = append(key, 0, 0, 0, 0)
+			for c := uint32(0); GroupOf(key) != want; c++ {
+				binary.LittleEndian.PutUint32(key[len(key)-4:], c)
+			}
+		}
+		e := Entry{Key: key, Offset: uint32(off), Size: uint32(datafile.RecordHeaderSize + len(key) + rng.IntN(100)), Seq: uint64(i), Tombstone: tomb}
+		if !tomb && rng.IntN(3) == 0 {
+			e.Expiry = rng.Int64()
+		}
+		es = append(es, e)
+		off += uint64(e.Size)
+	}
+	return es, off
+}
+
 func TestWriterBlocks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	var es []Entry
-	off := uint32(16)
-	add := func(kl int, tomb bool) {
-		e := Entry{Key: bytes.Repeat([]byte{'k'}, kl), Offset: off, Size: uint32(datafile.RecordHeaderSize + kl + 10), Seq: uint64(len(es)), Tombstone: tomb}
+	es, end := genGroupedEntries(rng, 20000, []int{3, 200}, 0.95)
+	off := uint32(end)
+	add := func(key []byte, tomb bool) {
+		e := Entry{Key: key, Offset: off, Size: uint32(datafile.RecordHeaderSize + len(key) + 10), Seq: uint64(len(es)), Tombstone: tomb}
 		es = append(es, e)
 		off += e.Size
 	}
-	for range 10000 {
-		add(1+rng.IntN(40), rng.IntN(3) == 0)
-	}
-	add(3*BlockSize, false) // a key larger than a block
-	for range 100 {
-		add(8, false)
+	add(bytes.Repeat([]byte{'k'}, 3*BlockSize), false) // a key larger than a block
+	for i := range 100 {
+		add(keyInGroup(3, fmt.Sprintf("after%d-", i)), false)
 	}
 	b := buildHint(t, 1, es, int64(off))
 
 	blocks := rawBlocks(b)
 	require.Equal(t, byte(kindFooter), blocks[len(blocks)-1][0])
-	lastOfKind := map[byte]int{}
-	for i, p := range blocks {
-		lastOfKind[p[0]] = i
+	type kindGroup struct{ kind, group byte }
+	lastOf := map[kindGroup]int{}
+	for i, p := range blocks[:len(blocks)-1] {
+		lastOf[kindGroup{p[0], p[1]}] = i
 	}
-	counts := map[byte]int{}
+	counts := map[kindGroup]int{}
+	puts := 0
 	sawHuge := false
 	for i, p := range blocks[:len(blocks)-1] {
-		counts[p[0]]++
+		kg := kindGroup{p[0], p[1]}
+		counts[kg]++
 		require.Contains(t, []byte{kindPut, kindTombstone}, p[0])
+		if p[0] == kindTombstone {
+			require.Zero(t, p[1], "tombstone block %d has a group", i)
+		} else {
+			puts++
+		}
 		if len(p) > 2*BlockSize {
 			sawHuge = true
 			continue
 		}
-		// An entry here is at most ~120 bytes, so a block is closed
+		// An entry here is at most ~160 bytes, so a block is closed
 		// within that of reaching BlockSize.
-		require.Less(t, len(p), BlockSize+128, "block %d", i)
-		if i != lastOfKind[p[0]] {
-			require.GreaterOrEqual(t, len(p), BlockSize, "block %d is not the last of its kind", i)
+		require.Less(t, len(p), BlockSize+160, "block %d", i)
+		if i != lastOf[kg] {
+			require.GreaterOrEqual(t, len(p), BlockSize, "block %d is not the last of its kind and group", i)
 		}
 	}
 	require.True(t, sawHuge)
-	require.Greater(t, counts[kindPut], 3)
-	require.Greater(t, counts[kindTombstone], 1)
+	require.Greater(t, counts[kindGroup{kindPut, 3}], 3)
+	require.Greater(t, counts[kindGroup{kindPut, 200}], 3)
+	require.Greater(t, counts[kindGroup{kindTombstone, 0}], 1)
+	// Finish writes the open put blocks in group order, then the open
+	// tombstone block, then the footer.
+	require.Equal(t, byte(kindTombstone), blocks[len(blocks)-2][0])
 
 	f, err := openBytes(t, b)
 	require.NoError(t, err)
-	require.Equal(t, counts[kindPut], f.PutBlocks())
-	puts, tombs := readBack(f)
+	require.Equal(t, puts, f.PutBlocks())
+	gotPuts, gotTombs := readBack(f)
 	wantPuts, wantTombs := split(es)
-	require.Equal(t, wantPuts, puts)
-	require.Equal(t, wantTombs, tombs)
+	require.Equal(t, wantPuts, gotPuts)
+	require.Equal(t, wantTombs, gotTombs)
+	requireGroups(t, f)
+}
+
+// TestWriterMemory checks that a Writer's open put blocks grow with what
+// they hold: one entry in every group costs far less than Groups blocks.
+func TestWriterMemory(t *testing.T) {
+	mfs := vfs.NewMem()
+	keys := make([][]byte, Groups)
+	for g := range keys {
+		keys[g] = keyInGroup(g, "k")
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	w, err := Create(mfs, "h.hint", 1)
+	require.NoError(t, err)
+	off := uint32(datafile.FileHeaderSize)
+	for g, key := range keys {
+		if err := w.Add(Entry{Key: key, Offset: off, Size: 100, Seq: uint64(g)}); err != nil {
+			t.Fatal(err)
+		}
+		off += 100
+	}
+	runtime.ReadMemStats(&after)
+	open, held := 0, 0
+	for _, b := range w.puts {
+		require.NotNil(t, b)
+		require.Equal(t, uint64(1), b.count)
+		open++
+		held += cap(b.body)
+	}
+	require.Equal(t, Groups, open)
+	require.LessOrEqual(t, held, Groups*builderInitialCap)
+	allocated := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%d put builders holding %d bytes; %d bytes allocated in all", open, held, allocated)
+	require.Less(t, allocated, uint64(Groups*BlockSize/8), "a writer with %d small entries allocated %d bytes", Groups, allocated)
+
+	require.NoError(t, w.Finish(int64(off)))
+	require.NoError(t, w.Close())
+	f, err := Open(mfs, "h.hint")
+	require.NoError(t, err)
+	require.Equal(t, Groups, f.PutBlocks())
+	for g := range Groups {
+		require.Equal(t, []int{g}, f.GroupBlocks(g), "blocks at Finish come in group order")
+	}
 }
 
 func TestWriterBuffersWrites(t *testing.T) {

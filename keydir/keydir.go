@@ -99,15 +99,23 @@ func (k *Keydir) Reserve(n int) {
 	}
 	per := n / numShards
 	per += 4*isqrt(per) + 8 // keys do not spread evenly: leave a few deviations
+	// Size for a load of reserveLoadPct once per keys are in: the count is
+	// known, so there is no need for the headroom of growth (growLoadPct),
+	// and a fuller table keeps heap per key where organic growth leaves it.
+	slots := max(per*100/reserveLoadPct+1, minSlots)
 	for i := range k.shards {
 		s := &k.shards[i]
 		s.mu.Lock()
 		if per > s.growAt {
-			s.resize(slotsFor(per))
+			s.resize(slots)
 		}
 		s.mu.Unlock()
 	}
 }
+
+// reserveLoadPct is the load Reserve sizes tables for; below maxLoadPct so
+// that per keys never trigger a grow.
+const reserveLoadPct = 80
 
 func isqrt(n int) int {
 	r := 0

@@ -861,7 +861,8 @@ func TestReserveKeepsContentsAndAvoidsGrowth(t *testing.T) {
 	// No shard had to grow: the slot tables are the size Reserve made them.
 	grown := 0
 	for i := range k.shards {
-		if k.shards[i].n != slotsFor(100_000/numShards+4*isqrt(100_000/numShards)+8) {
+		per := 100_000/numShards + 4*isqrt(100_000/numShards) + 8
+		if k.shards[i].n != per*100/reserveLoadPct+1 {
 			grown++
 		}
 	}
