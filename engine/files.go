@@ -75,6 +75,27 @@ func (f *dataFile) noteRecord(seq uint64, expiry int64, tombstone bool, size int
 	}
 }
 
+// noteAppend is noteRecord for the active file, whose records only the
+// write path (under wmu) adds, in sequence order: plain loads and stores
+// do, with no compare-and-swap loops on the hot path.
+func (f *dataFile) noteAppend(seq uint64, expiry int64, tombstone bool, size int64) {
+	f.size.Add(size)
+	if f.minSeq.Load() == 0 {
+		f.minSeq.Store(seq)
+	}
+	f.maxSeq.Store(seq)
+	if tombstone {
+		f.tombs.Add(size)
+		return
+	}
+	if expiry == 0 {
+		expiry = neverExpires
+	}
+	if expiry > f.expiresAt.Load() {
+		f.expiresAt.Store(expiry)
+	}
+}
+
 // noteSeqs widens the file's sequence range to include [lo, hi]. Recovery
 // may call it from several goroutines at once.
 func (f *dataFile) noteSeqs(lo, hi uint64) {

@@ -154,8 +154,7 @@ func (db *DB) write(key, value []byte, expiry int64, tombstone bool) error {
 	target := db.appended
 	db.st.bytesWritten.Add(size)
 	db.st.diskBytes.Add(size)
-	db.activeFile.size.Add(size)
-	db.activeFile.noteRecord(seq, expiry, tombstone, size)
+	db.activeFile.noteAppend(seq, expiry, tombstone, size)
 	e := keydir.Entry{FileID: db.w.ID(), Offset: uint32(off), Size: uint32(size), Seq: seq, Expiry: expiry}
 
 	if db.opts.SyncWrites {
@@ -198,6 +197,10 @@ func (db *DB) applyLocked(key []byte, e keydir.Entry, tombstone bool) {
 
 // noteDead counts the record e locates as dead in its file.
 func (db *DB) noteDead(e keydir.Entry) {
+	if f := db.activeFile; f != nil && f.id == e.FileID {
+		f.dead.Add(int64(e.Size)) // the common case: no map lookup
+		return
+	}
 	if f, ok := db.files.get(e.FileID); ok {
 		f.dead.Add(int64(e.Size))
 	}
