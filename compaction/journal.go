@@ -137,10 +137,16 @@ func WriteJournal(fsys vfs.FS, dir string, j Journal) (renamed bool, err error) 
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = fsys.Rename(tmp, final)
-	}
 	if err != nil {
+		_ = fsys.Remove(tmp)
+		return false, fmt.Errorf("compaction: commit %s: %w", final, err)
+	}
+	if err := fsys.Rename(tmp, final); err != nil {
+		// A rename can fail after it took effect (say, on a network
+		// filesystem): if the journal is in place, the commit may stand.
+		if _, serr := fsys.Stat(final); serr == nil {
+			return true, fmt.Errorf("compaction: commit %s: %w", final, err)
+		}
 		_ = fsys.Remove(tmp)
 		return false, fmt.Errorf("compaction: commit %s: %w", final, err)
 	}

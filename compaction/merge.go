@@ -127,6 +127,19 @@ func (m *Merger) Run(inputs []Input) (res *Result, err error) {
 	return res, nil
 }
 
+// stopCheckBytes is how many input bytes Run copies between checks of
+// Merger.Stop at most.
+const stopCheckBytes = 1 << 20
+
+func (st *mergeState) stopped() bool {
+	select {
+	case <-st.m.Stop:
+		return true
+	default:
+		return false
+	}
+}
+
 type mergeState struct {
 	m   *Merger
 	res *Result
@@ -135,6 +148,8 @@ type mergeState struct {
 	out *Output
 	buf []byte
 	n   int
+	// scanned counts input bytes since the last look at Stop.
+	scanned int64
 	// synced is the size of the current output at its last sync.
 	synced int64
 }
@@ -153,11 +168,18 @@ func (st *mergeState) mergeFile(in Input) error {
 	st.res.InputBytes += fi.Size()
 	s := datafile.NewScanner(f, in.Path, fi.Size())
 	for s.Next() {
-		if st.n++; st.n%4096 == 0 {
-			select {
-			case <-m.Stop:
+		if s.FileID() != in.ID {
+			return fmt.Errorf("compaction: %w", &datafile.CorruptError{Path: in.Path,
+				Reason: fmt.Sprintf("header names file id %d, want %d", s.FileID(), in.ID)})
+		}
+		// Check for Close every few thousand records or MiB, whichever
+		// comes first, so that a merge of large values stops promptly too.
+		st.n++
+		st.scanned += int64(len(s.Raw()))
+		if st.n%4096 == 0 || st.scanned >= stopCheckBytes {
+			st.scanned = 0
+			if st.stopped() {
 				return ErrStopped
-			default:
 			}
 		}
 		if err := st.record(in, s); err != nil {
@@ -301,6 +323,9 @@ func (st *mergeState) finishOutput() error {
 	if st.w == nil {
 		return nil
 	}
+	if st.stopped() {
+		return ErrStopped // abort closes and removes the writers' files
+	}
 	w, hw, out := st.w, st.hw, st.out
 	st.w, st.hw = nil, nil
 	err := w.Sync()
@@ -385,15 +410,17 @@ func (r *Result) OutputIDs() []uint32 {
 // been published: each key moves only if the keydir still points at the
 // record that was copied (compare-and-swap), so a write that raced the
 // merge always wins. It returns how many records moved and the bytes of
-// those that did not (dead on arrival).
-func Install(kd *keydir.Keydir, out *Output, hf *hintfile.File) (moved int64, lostBytes int64) {
+// those that did not (dead on arrival). It fails if hf does not list
+// exactly the puts the merge wrote: the inputs must then stay.
+func Install(kd *keydir.Keydir, out *Output, hf *hintfile.File) (moved int64, lostBytes int64, err error) {
+	matched := 0
 	for b := 0; b < hf.PutBlocks(); b++ {
 		hf.EachPut(b, func(e hintfile.Entry) {
 			i, ok := slices.BinarySearch(out.to, e.Offset)
-			if !ok { // not the hint this merge wrote
-				lostBytes += int64(e.Size)
+			if !ok {
 				return
 			}
+			matched++
 			from := out.from[i]
 			old := keydir.Entry{FileID: uint32(from >> 32), Offset: uint32(from), Size: e.Size, Seq: e.Seq, Expiry: e.Expiry}
 			nu := keydir.Entry{FileID: out.ID, Offset: e.Offset, Size: e.Size, Seq: e.Seq, Expiry: e.Expiry}
@@ -404,5 +431,9 @@ func Install(kd *keydir.Keydir, out *Output, hf *hintfile.File) (moved int64, lo
 			}
 		})
 	}
-	return moved, lostBytes
+	if n := int(hf.Footer().Entries - hf.Footer().Tombstones); matched != len(out.to) || n != len(out.to) {
+		return moved, lostBytes, fmt.Errorf("compaction: hint %s lists %d puts (%d of them copied by this merge), the merge wrote %d",
+			out.Hint, n, matched, len(out.to))
+	}
+	return moved, lostBytes, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/simplekv/simplekv/compaction"
 	"github.com/simplekv/simplekv/datafile"
 	"github.com/simplekv/simplekv/hintfile"
+	"github.com/simplekv/simplekv/keydir"
 )
 
 // Compact merges every data file except the active one into last_state/,
@@ -40,23 +41,38 @@ func (db *DB) Compact() error {
 		return err
 	}
 	sealed := db.sealedFiles()
-	if !worthFullMerge(sealed, time.Now().UnixNano()) {
+	now := time.Now().UnixNano()
+	if !worthFullMerge(sealed, now, db.expiredBytes(now)) {
 		return nil
 	}
 	return db.merge(sealed, "manual")
 }
 
 // worthFullMerge reports whether rewriting files would change anything:
-// not if they are a single merged file with nothing dead in it.
-func worthFullMerge(files []*dataFile, now int64) bool {
+// not if they are a single merged file with nothing dead (or expired) in it.
+func worthFullMerge(files []*dataFile, now int64, expired map[uint32]int64) bool {
 	if len(files) == 0 {
 		return false
 	}
 	if len(files) > 1 || files[0].wal {
 		return true
 	}
-	in := files[0].info()
+	in := files[0].info(expired[files[0].id])
 	return in.Dead > 0 || in.Tombstones > 0 || in.Expired(now)
+}
+
+// expiredBytes returns, per file id, the bytes of records the keydir still
+// points at that have expired by now: dead space that no write counted,
+// since nothing is written when a key expires.
+func (db *DB) expiredBytes(now int64) map[uint32]int64 {
+	var m map[uint32]int64
+	db.kd.Expired(now, func(e keydir.Entry) {
+		if m == nil {
+			m = map[uint32]int64{}
+		}
+		m[e.FileID] += int64(e.Size)
+	})
+	return m
 }
 
 // maybeCompact runs one merge if the picker's triggers say so.
@@ -70,13 +86,15 @@ func (db *DB) maybeCompact() error {
 		return nil // reported when it happened; the next Open finishes it
 	}
 	sealed := db.sealedFiles()
+	now := time.Now().UnixNano()
+	expired := db.expiredBytes(now)
 	infos := make([]compaction.FileInfo, len(sealed))
 	byID := make(map[uint32]*dataFile, len(sealed))
 	for i, f := range sealed {
-		infos[i] = f.info()
+		infos[i] = f.info(expired[f.id])
 		byID[f.id] = f
 	}
-	plan := compaction.Pick(infos, time.Now().UnixNano(), db.opts.Compaction)
+	plan := compaction.Pick(infos, now, db.opts.Compaction)
 	if len(plan.Inputs) == 0 {
 		return nil
 	}
@@ -204,6 +222,9 @@ func (db *DB) merge(inputs []*dataFile, reason string) error {
 	}
 	if err := db.Sync(); err != nil {
 		res.Discard(db.fs)
+		if errors.Is(err, ErrClosed) {
+			return fmt.Errorf("simplekv: compaction: %w: the DB is closing", compaction.ErrStopped)
+		}
 		return fmt.Errorf("simplekv: compaction: sync the log before commit: %w", err)
 	}
 	j := compaction.Journal{Inputs: refs, Outputs: res.OutputIDs()}
@@ -256,9 +277,12 @@ func (db *DB) installMerge(j compaction.Journal, res *compaction.Result, inputs 
 		if err != nil {
 			return err
 		}
-		_, lost := compaction.Install(db.kd, out, hf)
+		_, lost, err := compaction.Install(db.kd, out, hf)
 		hf.Close()
 		f.dead.Add(lost)
+		if err != nil {
+			return err
+		}
 	}
 	for _, x := range res.Expired {
 		// Remove the expired record only if it is still the key's newest

@@ -113,14 +113,15 @@ func (f *dataFile) noteSeqs(lo, hi uint64) {
 	}
 }
 
-// info is the picker's view of f.
-func (f *dataFile) info() compaction.FileInfo {
+// info is the picker's view of f; expired is the bytes of its records
+// that the keydir still holds but that have expired (see expiredBytes).
+func (f *dataFile) info(expired int64) compaction.FileInfo {
 	exp := f.expiresAt.Load()
 	if exp == neverExpires {
 		exp = 0
 	}
 	return compaction.FileInfo{
-		ID: f.id, WAL: f.wal, Size: f.size.Load(), Dead: f.dead.Load(),
+		ID: f.id, WAL: f.wal, Size: f.size.Load(), Dead: f.dead.Load() + expired,
 		Tombstones: f.tombs.Load(), ExpiresAt: exp,
 	}
 }

@@ -77,8 +77,9 @@ func (db *DB) Stats() Stats {
 	var files []FileStats
 	var reclaimable int64
 	active := db.active.Load()
+	expired := db.expiredBytes(now)
 	for _, f := range db.files.snapshot() {
-		in := f.info()
+		in := f.info(expired[f.id])
 		fs := FileStats{ID: f.id, WAL: f.wal, Active: active != nil && active.ID() == f.id,
 			Size: in.Size, Live: in.Live(), Dead: in.Dead, Tombstones: in.Tombstones}
 		if !fs.Active && in.Expired(now) {

@@ -125,6 +125,23 @@ func isqrt(n int) int {
 	return r
 }
 
+// Expired calls fn with the entry of every key that has an expiry at or
+// before now. It visits only keys that have an expiry at all (they are
+// kept on the side), so it costs nothing for keys without one. fn runs with
+// a shard read-locked and must not call k.
+func (k *Keydir) Expired(now int64, fn func(e Entry)) {
+	for i := range k.shards {
+		s := &k.shards[i]
+		s.mu.RLock()
+		for ref, exp := range s.expiry {
+			if exp <= now {
+				fn(s.decode(ref, s.rec(ref)))
+			}
+		}
+		s.mu.RUnlock()
+	}
+}
+
 // Shards is the number of shards the keys are spread over.
 const Shards = numShards
 

@@ -880,3 +880,19 @@ func TestShardOf(t *testing.T) {
 		require.Same(t, &k.shards[s], sh, "ShardOf disagrees with the shard Put uses")
 	}
 }
+
+func TestExpired(t *testing.T) {
+	k := New()
+	k.Put([]byte("never"), Entry{FileID: 1, Seq: 1})
+	k.Put([]byte("past"), Entry{FileID: 2, Size: 10, Seq: 2, Expiry: 100})
+	k.Put([]byte("now"), Entry{FileID: 3, Size: 20, Seq: 3, Expiry: 200})
+	k.Put([]byte("future"), Entry{FileID: 4, Seq: 4, Expiry: 300})
+	k.Put([]byte("renewed"), Entry{FileID: 5, Seq: 5, Expiry: 50})
+	k.Put([]byte("renewed"), Entry{FileID: 6, Seq: 6}) // no expiry any more
+	var got []Entry
+	k.Expired(200, func(e Entry) { got = append(got, e) })
+	require.ElementsMatch(t, []Entry{
+		{FileID: 2, Size: 10, Seq: 2, Expiry: 100},
+		{FileID: 3, Size: 20, Seq: 3, Expiry: 200},
+	}, got)
+}
