@@ -430,7 +430,7 @@ func crashGet(t *testing.T, db *engine.DB, key string) []byte {
 // its last acknowledged op, or of the one op that was in flight after it,
 // and no other key may exist.
 func TestCrashSyncWrites(t *testing.T) {
-	kills := crashKills(t, 60, 15)
+	kills := crashKills(t, 100, 15)
 	seed := crashSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	base := t.TempDir()
