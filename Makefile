@@ -4,8 +4,9 @@ PKGS      := ./...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME  ?= 30s
 CRASH_KILLS ?= 1000
+SWEEP_STEPS ?= 2000
 
-.PHONY: all build test test-short bench bench-large bench-go fuzz lint crash clean
+.PHONY: all build test test-short bench bench-large bench-go fuzz lint crash sweep clean
 
 all: build test
 
@@ -42,6 +43,11 @@ fuzz:
 ## crash: the SIGKILL crash loop with CRASH_KILLS kills (CI runs a short one).
 crash:
 	SIMPLEKV_CRASH_KILLS=$(CRASH_KILLS) $(GO) test -run 'TestCrash' -count=1 -timeout 60m -v ./engine/
+
+## sweep: the power-loss and fault sweeps over a SWEEP_STEPS-step workload
+## (CI runs 700 and 120 steps).
+sweep:
+	SIMPLEKV_SWEEP_STEPS=$(SWEEP_STEPS) SIMPLEKV_FAULT_STEPS=$(SWEEP_STEPS) $(GO) test -run 'TestPowerLossSweep|TestFaultSweep' -count=1 -timeout 120m -v ./engine/
 
 ## lint: gofmt, vet and staticcheck.
 lint:

@@ -50,6 +50,7 @@ type DB struct {
 	waiters   int    // writers waiting in waitDurableLocked
 	lastBatch int    // waiters covered by the last group commit
 	writeErr  error  // sticky: set after a failed write or sync
+	failed    atomic.Bool // writeErr != nil, readable without wmu
 	nextID    uint64 // next file id to hand out (log files and merge outputs)
 	// activeFile is the table entry of the active writer's file.
 	activeFile *dataFile
@@ -137,11 +138,17 @@ func Open(dir string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-// prepareDir creates dir, wal/ and last_state/ as needed and makes the new
+// prepareDir creates dir, wal/ and last_state/ as needed and makes their
 // directory entries durable. Errors name the path and the cause (for
 // example a permission problem, or a file in the way).
+//
+// It syncs dir, its subdirectories and every ancestor of dir on every Open,
+// not only the levels it creates: an earlier Open may have created them
+// and then failed before its syncs, leaving entries a power cut would take
+// with it. Directory fsyncs are cheap and Open is rare.
 func (db *DB) prepareDir() error {
-	for _, d := range []string{db.dir, filepath.Join(db.dir, walDir), filepath.Join(db.dir, lastStateDir)} {
+	subs := []string{filepath.Join(db.dir, walDir), filepath.Join(db.dir, lastStateDir)}
+	for _, d := range append([]string{db.dir}, subs...) {
 		fi, err := db.fs.Stat(d)
 		if err == nil {
 			if !fi.IsDir() {
@@ -152,22 +159,22 @@ func (db *DB) prepareDir() error {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("simplekv: cannot use %s: %w", d, err)
 		}
-		// Find the deepest existing ancestor: every level below it is
-		// new and its entry must be synced in its parent.
-		created := []string{d}
-		for p := filepath.Dir(d); p != filepath.Dir(p); p = filepath.Dir(p) {
-			if _, err := db.fs.Stat(p); err == nil {
-				break
-			}
-			created = append(created, p)
-		}
 		if err := db.fs.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("simplekv: cannot create %s: %w", d, err)
 		}
-		for i := len(created) - 1; i >= 0; i-- {
-			if err := db.fs.SyncDir(filepath.Dir(created[i])); err != nil {
-				return fmt.Errorf("simplekv: cannot sync %s: %w", filepath.Dir(created[i]), err)
-			}
+	}
+	// Children before parents, so that each entry synced names a directory
+	// whose own entries are already durable.
+	syncs := append(subs, db.dir)
+	for p := filepath.Dir(db.dir); ; p = filepath.Dir(p) {
+		syncs = append(syncs, p)
+		if p == filepath.Dir(p) {
+			break
+		}
+	}
+	for _, d := range syncs {
+		if err := db.fs.SyncDir(d); err != nil {
+			return fmt.Errorf("simplekv: cannot sync %s: %w", d, err)
 		}
 	}
 	return nil

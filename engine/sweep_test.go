@@ -13,6 +13,8 @@ import (
 	"fmt"
 	mrand "math/rand"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -267,7 +269,13 @@ func TestPowerLossSweep(t *testing.T) {
 	for _, syncWrites := range []bool{true, false} {
 		t.Run(fmt.Sprintf("SyncWrites=%v", syncWrites), func(t *testing.T) {
 			steps := 700
-			if testing.Short() {
+			if s := os.Getenv("SIMPLEKV_SWEEP_STEPS"); s != "" {
+				n, err := strconv.Atoi(s)
+				if err != nil || n <= 0 {
+					t.Fatalf("SIMPLEKV_SWEEP_STEPS=%q", s)
+				}
+				steps = n
+			} else if testing.Short() {
 				steps = 150
 			}
 			points := sweepPowerLoss(t, syncWrites, steps)

@@ -73,6 +73,15 @@ func (db *DB) Delete(key []byte) error {
 		return ErrClosed
 	}
 	if _, ok := db.kd.Get(key); !ok {
+		// Nothing to delete, as far as the keydir knows. After a failed
+		// write or fsync that is not certain (the failed write may yet
+		// reach the disk and come back at reopen), so refuse like any
+		// other write instead of promising a delete that was not made.
+		if db.failed.Load() {
+			db.wmu.Lock()
+			defer db.wmu.Unlock()
+			return db.writeErr
+		}
 		return nil
 	}
 	return db.write(key, nil, 0, true)
@@ -286,6 +295,7 @@ func (db *DB) failLocked(err error) error {
 	if db.writeErr == nil {
 		db.pending = nil // their writers all get the error: never applied
 		db.writeErr = fmt.Errorf("%w: %w", ErrWriteFailed, err)
+		db.failed.Store(true)
 		db.log.Error("simplekv: write path failed; refusing further writes", "err", err)
 	}
 	return db.writeErr

@@ -11,6 +11,15 @@
 //     test can take a CrashClone: the disk as a power cut would leave it, with
 //     unsynced file data and unsynced directory entries dropped.
 //
+// FaultFS wraps either of them to make chosen operations fail, in the spirit
+// of pebble's vfs/errorfs: every FS and File call is numbered, and an Injector
+// (AtOp for one chosen operation, Random for a seeded fraction of some
+// classes, or any InjectorFunc) decides whether it fails with ENOSPC, EIO or a
+// short write. A failed operation leaves the wrapped FS untouched (a short
+// write really writes the first half) and returns the error the OS would, so
+// tests can check how the engine handles a full or failing disk. Its files
+// are not Mappers, so reads go through ReadAt where faults can hit them.
+//
 // Errors are *fs.PathError values (or wrap them) so errors.Is(err,
 // fs.ErrNotExist) behaves the same on every implementation.
 package vfs
