@@ -44,14 +44,14 @@ type DB struct {
 	syncCond  *sync.Cond
 	w         *datafile.Writer
 	seq       uint64
-	appended  uint64 // bytes of records appended since Open (log position)
-	synced    uint64 // log position known durable
-	syncing   bool   // a group-commit leader is in fsync
-	waiters   int    // writers waiting in waitDurableLocked
-	lastBatch int    // waiters covered by the last group commit
-	writeErr  error  // sticky: set after a failed write or sync
+	appended  uint64      // bytes of records appended since Open (log position)
+	synced    uint64      // log position known durable
+	syncing   bool        // a group-commit leader is in fsync
+	waiters   int         // writers waiting in waitDurableLocked
+	lastBatch int         // waiters covered by the last group commit
+	writeErr  error       // sticky: set after a failed write or sync
 	failed    atomic.Bool // writeErr != nil, readable without wmu
-	nextID    uint64 // next file id to hand out (log files and merge outputs)
+	nextID    uint64      // next file id to hand out (log files and merge outputs)
 	// activeFile is the table entry of the active writer's file.
 	activeFile *dataFile
 	// pending holds synced-mode writes appended but not yet durable, in
