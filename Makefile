@@ -39,6 +39,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME) ./datafile/
 	$(GO) test -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME) ./datafile/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./hintfile/
+	$(GO) test -run '^$$' -fuzz '^FuzzOpenDir$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./engine/
 
 ## crash: the SIGKILL crash loop with CRASH_KILLS kills (CI runs a short one).
 crash:

@@ -57,9 +57,15 @@ type Expired struct {
 // Result describes a merge that Run completed (but that is not yet
 // committed).
 type Result struct {
-	Outputs           []*Output
-	Expired           []Expired
-	InputBytes        int64 // sizes of the inputs
+	Outputs    []*Output
+	Expired    []Expired
+	InputBytes int64 // sizes of the inputs
+	// PointedBytes is, per input file id, the bytes of the records the
+	// keydir pointed at when the scan reached them (copied, or expired).
+	// If the keydir points at more of a file than that, some entries name
+	// no record there (say, from a hint file that lied), and removing the
+	// file would lose the records they should have named.
+	PointedBytes      map[uint32]int64
 	OutputBytes       int64 // sizes of the outputs (data and hint files)
 	Copied            int64 // live records copied
 	Dropped           int64 // dead records and delete markers not copied
@@ -108,7 +114,7 @@ const syncEvery = 8 << 20
 // marker) whose key has no newer record in the keydir and whose sequence
 // number is above MinSurvivingSeq.
 func (m *Merger) Run(inputs []Input) (res *Result, err error) {
-	res = &Result{}
+	res = &Result{PointedBytes: map[uint32]int64{}}
 	st := &mergeState{m: m, res: res}
 	defer func() {
 		if err != nil {
@@ -203,7 +209,18 @@ func (st *mergeState) record(in Input, s *datafile.Scanner) error {
 	tomb := h.Flags&datafile.FlagTombstone != 0
 	expired := !tomb && h.Expiry != 0 && h.Expiry <= m.Now
 	e, ok := m.Keydir.Get(key)
-	pointed := ok && e.FileID == in.ID && int64(e.Offset) == off && e.Seq == h.Seq
+	pointed := ok && e.FileID == in.ID && int64(e.Offset) == off
+	if pointed && (e.Seq != h.Seq || int64(e.Size) != h.Size() || e.Expiry != h.Expiry) {
+		// The keydir (loaded from a hint file) disagrees with the record
+		// it points at. The data file is the truth, but moving on would
+		// change what readers see, so stop: Repair rewrites the hint.
+		return fmt.Errorf("compaction: %w", &datafile.CorruptError{Path: in.Path, Offset: off,
+			Reason: fmt.Sprintf("the keydir expects seq %d, size %d, expiry %d here (from a hint file?); the record has seq %d, size %d, expiry %d",
+				e.Seq, e.Size, e.Expiry, h.Seq, h.Size(), h.Expiry)})
+	}
+	if pointed {
+		st.res.PointedBytes[in.ID] += h.Size()
+	}
 	switch {
 	case pointed && !tomb && !expired:
 		st.res.Copied++
@@ -410,9 +427,10 @@ func (r *Result) OutputIDs() []uint32 {
 // been published: each key moves only if the keydir still points at the
 // record that was copied (compare-and-swap), so a write that raced the
 // merge always wins. It returns how many records moved and the bytes of
-// those that did not (dead on arrival). It fails if hf does not list
+// those that did not (dead on arrival), and calls movedFrom (if not nil)
+// for each record moved, with the file it moved out of. It fails if hf does not list
 // exactly the puts the merge wrote: the inputs must then stay.
-func Install(kd *keydir.Keydir, out *Output, hf *hintfile.File) (moved int64, lostBytes int64, err error) {
+func Install(kd *keydir.Keydir, out *Output, hf *hintfile.File, movedFrom func(fileID uint32, size int64)) (moved int64, lostBytes int64, err error) {
 	matched := 0
 	for b := 0; b < hf.PutBlocks(); b++ {
 		hf.EachPut(b, func(e hintfile.Entry) {
@@ -426,6 +444,9 @@ func Install(kd *keydir.Keydir, out *Output, hf *hintfile.File) (moved int64, lo
 			nu := keydir.Entry{FileID: out.ID, Offset: e.Offset, Size: e.Size, Seq: e.Seq, Expiry: e.Expiry}
 			if kd.CompareAndSwap(e.Key, old, nu) {
 				moved++
+				if movedFrom != nil {
+					movedFrom(old.FileID, int64(e.Size))
+				}
 			} else {
 				lostBytes += int64(e.Size)
 			}

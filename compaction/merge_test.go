@@ -97,7 +97,7 @@ func TestMergerKeepsWhatMustSurvive(t *testing.T) {
 	defer hf2.Close()
 	// A write that raced the merge wins: "ttl-live" changes first.
 	kd.Put([]byte("ttl-live"), keydir.Entry{FileID: 99, Size: 1, Seq: 30})
-	moved, lost, err := Install(kd, out, hf2)
+	moved, lost, err := Install(kd, out, hf2, nil)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, moved)
 	require.Positive(t, lost)
@@ -108,7 +108,7 @@ func TestMergerKeepsWhatMustSurvive(t *testing.T) {
 
 	// A hint that does not list what the merge wrote is refused.
 	out.to, out.from = out.to[:1], out.from[:1]
-	_, _, err = Install(kd, out, hf2)
+	_, _, err = Install(kd, out, hf2, nil)
 	require.Error(t, err)
 }
 

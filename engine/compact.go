@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/simplekv/simplekv/compaction"
@@ -188,6 +189,16 @@ func (db *DB) merge(inputs []*dataFile, reason string) error {
 	start := time.Now()
 	db.st.merging.Store(true)
 	defer db.st.merging.Store(false)
+	// Work on this DB's own table entries (their accounting is what the
+	// checks below rely on), whatever the caller held on to.
+	inputs = slices.Clone(inputs)
+	for i, f := range inputs {
+		cur, ok := db.files.get(f.id)
+		if !ok {
+			return fmt.Errorf("simplekv: compaction: input file %d is not open", f.id)
+		}
+		inputs[i] = cur
+	}
 	ls := filepath.Join(db.dir, lastStateDir)
 	isInput := make(map[uint32]bool, len(inputs))
 	var in []compaction.Input
@@ -218,7 +229,16 @@ func (db *DB) merge(inputs []*dataFile, reason string) error {
 	}
 	res, err := m.Run(in)
 	if err != nil {
-		return fmt.Errorf("simplekv: compaction: %w", err)
+		return fmt.Errorf("simplekv: %w", err)
+	}
+	// Every byte the keydir points at in an input must have been seen by
+	// the scan (live bytes only shrink while a merge runs). More means
+	// entries that name no record in the file: refuse before committing.
+	if f, live := db.stillPointed(inputs, res.PointedBytes); f != nil {
+		res.Discard(db.fs)
+		return fmt.Errorf("simplekv: compaction: %w", &datafile.CorruptError{Path: f.path,
+			Reason: fmt.Sprintf("the keydir points at %d bytes of records here, the file holds %d of them (a hint file disagrees with its data file?); run Repair",
+				live, res.PointedBytes[f.id])})
 	}
 	if err := db.Sync(); err != nil {
 		res.Discard(db.fs)
@@ -235,6 +255,9 @@ func (db *DB) merge(inputs []*dataFile, reason string) error {
 	}
 	if err == nil {
 		err = db.installMerge(j, res, inputs)
+	}
+	if errors.Is(err, errRolledBack) {
+		return err // nothing left half done: the inputs stay, merges go on
 	}
 	if err != nil {
 		// Committed but not finished: the next Open finishes it. Until
@@ -277,7 +300,11 @@ func (db *DB) installMerge(j compaction.Journal, res *compaction.Result, inputs 
 		if err != nil {
 			return err
 		}
-		_, lost, err := compaction.Install(db.kd, out, hf)
+		_, lost, err := compaction.Install(db.kd, out, hf, func(id uint32, size int64) {
+			if in, ok := db.files.get(id); ok {
+				in.dead.Add(size)
+			}
+		})
 		hf.Close()
 		f.dead.Add(lost)
 		if err != nil {
@@ -287,9 +314,23 @@ func (db *DB) installMerge(j compaction.Journal, res *compaction.Result, inputs 
 	for _, x := range res.Expired {
 		// Remove the expired record only if it is still the key's newest
 		// (sequence numbers are unique, so <= its own means it).
-		if _, removed := db.kd.Delete(x.Key, x.Entry.Seq+1); removed {
+		if prev, removed := db.kd.Delete(x.Key, x.Entry.Seq+1); removed {
 			db.cache.Invalidate(x.Key)
+			db.noteDead(prev)
 		}
+	}
+	// Nothing may point into an input any more (accounting is exact: an
+	// entry moved by Install or replaced by a writer counted its input
+	// bytes dead). If something still does, roll the commit back: drop
+	// the journal and keep the inputs. Inputs and outputs then both stay,
+	// which recovery handles (duplicates carry the same sequence numbers).
+	if f, live := db.stillPointed(inputs, nil); f != nil {
+		cerr := &datafile.CorruptError{Path: f.path,
+			Reason: fmt.Sprintf("%d bytes of records here are still in the keydir after the merge; keeping the file (run Repair)", live)}
+		if rerr := compaction.RemoveJournal(db.fs, ls); rerr != nil {
+			return fmt.Errorf("simplekv: compaction: %w (and dropping the journal failed: %w)", cerr, rerr)
+		}
+		return fmt.Errorf("simplekv: compaction: %w: %w", errRolledBack, cerr)
 	}
 	ids := make([]uint32, len(inputs))
 	for i, f := range inputs {
@@ -310,4 +351,23 @@ func (db *DB) installMerge(j compaction.Journal, res *compaction.Result, inputs 
 		db.log.Warn("simplekv: closing merged files", "err", err)
 	}
 	return db.removeMergeInputs(j)
+}
+
+// errRolledBack marks a merge undone after its commit: its journal is gone
+// and its inputs stay, next to its outputs.
+var errRolledBack = errors.New("merge rolled back")
+
+// stillPointed returns the first input whose live bytes (those the keydir
+// points at) exceed allowed[id] (zero when allowed is nil), with them. It
+// holds wmu, so that no write is between its keydir update and counting
+// the record it replaced as dead.
+func (db *DB) stillPointed(inputs []*dataFile, allowed map[uint32]int64) (*dataFile, int64) {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	for _, f := range inputs {
+		if live := f.info(0).Live(); live > allowed[f.id] {
+			return f, live
+		}
+	}
+	return nil, 0
 }

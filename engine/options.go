@@ -29,7 +29,8 @@ type Options struct {
 	// MiB.
 	MaxKeySize int
 	// MaxValueSize is the longest value accepted. Default 64 MiB; at most
-	// 2 GiB - 16 MiB. A record larger than MaxFileSize is written alone
+	// 2 GiB - 16 MiB - 1 KiB (a record's header, key and value must fit
+	// in 32 bits). A record larger than MaxFileSize is written alone
 	// into a file of its own.
 	MaxValueSize int
 

@@ -38,8 +38,14 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 		}
 		// A merge moved the record and removed its file between our
 		// lookup and the read: the keydir already has the new place.
-		if !errors.Is(err, errFileGone) || attempt == maxMovedRetries {
+		if !errors.Is(err, errFileGone) {
 			return nil, err
+		}
+		if attempt == maxMovedRetries {
+			// The entry keeps naming a file that is gone: it never
+			// pointed at a real record (a hint file that disagreed with
+			// its data file, say).
+			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
 	}
 	if costly {
@@ -122,11 +128,13 @@ func (db *DB) readBuffered(e keydir.Entry) ([]byte, bool) {
 	return db.w.ReadBuffered(int64(e.Offset), int(e.Size))
 }
 
-// checkSeq guards against a keydir entry that points at the wrong record.
+// checkSeq guards against a keydir entry that points at the wrong record
+// (or, loaded from a hint file, disagrees with it).
 func (db *DB) checkSeq(path string, off int64, rec datafile.Record, e keydir.Entry) error {
-	if rec.Seq != e.Seq || rec.Tombstone {
+	if rec.Seq != e.Seq || rec.Tombstone || rec.Expiry != e.Expiry {
 		return fmt.Errorf("simplekv: %w", &datafile.CorruptError{Path: path, Offset: off,
-			Reason: fmt.Sprintf("record has seq %d (tombstone %v), keydir expects live seq %d", rec.Seq, rec.Tombstone, e.Seq)})
+			Reason: fmt.Sprintf("record has seq %d, expiry %d (tombstone %v); keydir expects a live record with seq %d, expiry %d",
+				rec.Seq, rec.Expiry, rec.Tombstone, e.Seq, e.Expiry)})
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -430,28 +431,34 @@ func (r *recovery) loadWAL() error {
 	}
 	// Names sort in id order because ids are zero-padded.
 	for i, id := range ids {
-		if err := r.recoverWALFile(id, i == len(ids)-1); err != nil {
+		kept, err := r.recoverWALFile(id, i == len(ids)-1)
+		if err != nil {
 			return err
 		}
-		r.maxID = max(r.maxID, id)
+		// A removed empty file's id is not handed out again, except the
+		// very last id: nothing refers to such a file, and counting it
+		// would fail the Open with "ids exhausted" for nothing.
+		if kept || id < math.MaxUint32 {
+			r.maxID = max(r.maxID, id)
+		}
 	}
 	return nil
 }
 
 // recoverWALFile applies one log file to the keydir. A torn tail is
 // tolerated (and truncated) only in the newest file; a file left with no
-// records is removed.
-func (r *recovery) recoverWALFile(id uint32, newest bool) error {
+// records is removed. It reports whether the file stays.
+func (r *recovery) recoverWALFile(id uint32, newest bool) (kept bool, err error) {
 	db := r.db
 	path := walPath(db.dir, id)
 	file, err := db.fs.Open(path)
 	if err != nil {
-		return fmt.Errorf("simplekv: open %s: %w", path, err)
+		return false, fmt.Errorf("simplekv: open %s: %w", path, err)
 	}
 	defer file.Close()
 	fi, err := file.Stat()
 	if err != nil {
-		return fmt.Errorf("simplekv: stat %s: %w", path, err)
+		return false, fmt.Errorf("simplekv: stat %s: %w", path, err)
 	}
 	size := fi.Size()
 	f := &dataFile{id: id, wal: true, path: path}
@@ -460,7 +467,7 @@ func (r *recovery) recoverWALFile(id uint32, newest bool) error {
 	records := 0
 	for s.Next() {
 		if records == 0 && s.FileID() != id {
-			return fmt.Errorf("simplekv: %w", &datafile.CorruptError{Path: path, Offset: 0,
+			return false, fmt.Errorf("simplekv: %w", &datafile.CorruptError{Path: path, Offset: 0,
 				Reason: fmt.Sprintf("header names file id %d", s.FileID())})
 		}
 		records++
@@ -484,14 +491,14 @@ func (r *recovery) recoverWALFile(id uint32, newest bool) error {
 		})
 	}
 	if err := s.Err(); err != nil {
-		return fmt.Errorf("simplekv: recover: %w", err)
+		return false, fmt.Errorf("simplekv: recover: %w", err)
 	}
 	db.st.recoveredRecords += int64(records)
 	end := size
 	if s.Torn() {
 		end = s.End()
 		if !newest {
-			return fmt.Errorf("simplekv: recover: %w", &datafile.CorruptError{Path: path, Offset: end,
+			return false, fmt.Errorf("simplekv: recover: %w", &datafile.CorruptError{Path: path, Offset: end,
 				Reason: "incomplete record in a file that is not the newest"})
 		}
 		db.log.Warn("simplekv: truncating torn tail of the newest data file",
@@ -502,16 +509,16 @@ func (r *recovery) recoverWALFile(id uint32, newest bool) error {
 		// Only a header (or a torn one): nothing to keep.
 		delete(r.byID, id)
 		if err := db.fs.Remove(path); err != nil {
-			return fmt.Errorf("simplekv: remove empty %s: %w", path, err)
+			return false, fmt.Errorf("simplekv: remove empty %s: %w", path, err)
 		}
 		if err := db.fs.SyncDir(filepath.Dir(path)); err != nil {
-			return fmt.Errorf("simplekv: sync %s: %w", filepath.Dir(path), err)
+			return false, fmt.Errorf("simplekv: sync %s: %w", filepath.Dir(path), err)
 		}
-		return nil
+		return false, nil
 	}
 	if end < size {
 		if err := db.truncate(path, end); err != nil {
-			return err
+			return false, err
 		}
 	} else if newest {
 		// A killed process may have left the newest file's tail in the
@@ -519,18 +526,18 @@ func (r *recovery) recoverWALFile(id uint32, newest bool) error {
 		// and later acknowledged writes go to a new file: make the tail
 		// durable first, or a power cut could leave an older file torn.
 		if err := file.Sync(); err != nil {
-			return fmt.Errorf("simplekv: sync %s: %w", path, err)
+			return false, fmt.Errorf("simplekv: sync %s: %w", path, err)
 		}
 	}
 	rd, err := db.openReader(path)
 	if err != nil {
-		return err
+		return false, err
 	}
 	f.r = rd
 	f.size.Store(end)
 	db.files.add(f)
 	db.st.diskBytes.Add(end)
-	return nil
+	return true, nil
 }
 
 // truncate cuts a torn tail off and makes the new size durable before any
