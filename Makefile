@@ -3,6 +3,7 @@ GO        ?= go
 PKGS      := ./...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME  ?= 30s
+CI_FUZZTIME ?= 10s
 CRASH_KILLS ?= 1000
 SWEEP_STEPS ?= 2000
 
@@ -13,10 +14,12 @@ all: build test
 build:
 	$(GO) build $(PKGS)
 
-## test: vet, then the whole suite with the race detector (what CI runs).
+## test: vet, the whole suite with the race detector, then each fuzz target
+## for CI_FUZZTIME (what CI runs).
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)
 
 ## test-short: the quick subset (long variants skipped with -short).
 test-short:
@@ -36,9 +39,9 @@ bench-go:
 
 ## fuzz: each fuzz target for FUZZTIME.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME) ./datafile/
-	$(GO) test -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME) ./datafile/
-	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./hintfile/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./datafile/
+	$(GO) test -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./datafile/
+	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./hintfile/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenDir$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./engine/
 
 ## crash: the SIGKILL crash loop with CRASH_KILLS kills (CI runs a short one).
