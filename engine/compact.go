@@ -316,7 +316,10 @@ func (db *DB) installMerge(j compaction.Journal, res *compaction.Result, inputs 
 		// (sequence numbers are unique, so <= its own means it).
 		if prev, removed := db.kd.Delete(x.Key, x.Entry.Seq+1); removed {
 			db.cache.Invalidate(x.Key)
-			db.noteDead(prev)
+			// Not noteDead: that reads activeFile, which needs wmu.
+			if f, ok := db.files.get(prev.FileID); ok {
+				f.dead.Add(int64(prev.Size))
+			}
 		}
 	}
 	// Nothing may point into an input any more (accounting is exact: an

@@ -204,7 +204,8 @@ func (db *DB) applyLocked(key []byte, e keydir.Entry, tombstone bool) {
 	db.cache.Invalidate(key)
 }
 
-// noteDead counts the record e locates as dead in its file.
+// noteDead counts the record e locates as dead in its file. Call it with
+// wmu held (it reads activeFile).
 func (db *DB) noteDead(e keydir.Entry) {
 	if f := db.activeFile; f != nil && f.id == e.FileID {
 		f.dead.Add(int64(e.Size)) // the common case: no map lookup
