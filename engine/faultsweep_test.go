@@ -52,25 +52,31 @@ func (a allowedVals) check(k string, got []byte) bool {
 // faultRun runs the workload with fault f at operation seq and returns a
 // description of every broken promise.
 func faultRun(ops []sweepOp, seq int, f vfs.Fault) (problems []string) {
+	return faultRunWith(ops, vfs.AtOp(seq, f))
+}
+
+// faultRunWith runs the workload with faults from inj. A failed Open is
+// retried until it succeeds (inj must let it, eventually).
+func faultRunWith(ops []sweepOp, inj vfs.Injector) (problems []string) {
 	defer func() {
 		if r := recover(); r != nil {
 			problems = append(problems, fmt.Sprintf("panic: %v", r))
 		}
 	}()
 	mem := vfs.NewMem()
-	ffs := vfs.NewFaultFS(mem, vfs.AtOp(seq, f))
+	ffs := vfs.NewFaultFS(mem, inj)
 	opts := sweepOpts(ffs, true)
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	open := func() *DB {
-		db, err := Open("/db", opts)
-		if err != nil {
-			// The fault hit Open; it is one-shot, so a retry must work.
-			if db, err = Open("/db", opts); err != nil {
-				bad("open after a failed open: %v", err)
-				return nil
+		var err error
+		for try := 0; try < 20; try++ {
+			var db *DB
+			if db, err = Open("/db", opts); err == nil {
+				return db
 			}
 		}
-		return db
+		bad("open failed 20 times: %v", err)
+		return nil
 	}
 	db := open()
 	if db == nil {
@@ -135,6 +141,7 @@ func faultRun(ops []sweepOp, seq int, f vfs.Fault) (problems []string) {
 		}
 	}
 	_ = db.Close()
+	ffs.SetInjector(nil)
 	// The fault is gone: the directory reopens, as it is and after a power
 	// cut, with every acknowledged write (they were synced) and nothing else.
 	for _, img := range []vfs.FS{mem, mem.CrashClone(nil)} {
@@ -217,4 +224,27 @@ func TestFaultSweep(t *testing.T) {
 		}
 	}
 	t.Logf("%d runs (%d operations × 3 fault kinds, %d workload steps), %d with broken promises", runs, n, steps, failed)
+}
+
+// TestRandomFaults runs the workload with faults of every kind injected at
+// random (seeded) into about 2% of all filesystem operations, many times:
+// the same promises as the sweep, with many faults per run.
+func TestRandomFaults(t *testing.T) {
+	ops := sweepWorkload(2, 150)
+	runs := 60
+	if testing.Short() {
+		runs = 10
+	}
+	failed := 0
+	for seed := range runs {
+		for _, f := range []vfs.Fault{vfs.FaultENOSPC, vfs.FaultEIO, vfs.FaultShortWrite} {
+			if problems := faultRunWith(ops, vfs.Random(uint64(seed), 0.02, f)); len(problems) > 0 {
+				failed++
+				if failed <= 5 {
+					t.Errorf("seed %d, %v: %v", seed, f, problems)
+				}
+			}
+		}
+	}
+	t.Logf("%d runs with random faults, %d with broken promises", runs*3, failed)
 }
