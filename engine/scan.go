@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/simplekv/simplekv/keydir"
+)
+
+// Scan calls fn for every live key that starts with prefix (every live key
+// for an empty or nil prefix), with its value, until fn returns false.
+//
+// Guarantees, with writers running concurrently:
+//   - A key that is live for the whole Scan is visited exactly once.
+//   - A key that is deleted, or expires, before Scan reaches it is not
+//     visited; a key deleted before Scan starts is never visited.
+//   - A key written (put, overwritten or deleted) during the Scan may or may
+//     not be visited, but never more than once.
+//   - The value passed is the key's value at the moment the key is visited
+//     (it is read then, like Get), never the value of a deleted or expired
+//     key.
+//   - Keys come in no particular order (not sorted, and not the same order
+//     from one Scan to the next).
+//
+// key and value are fresh copies that belong to fn: it may keep or modify
+// them. No lock is held while fn runs, so fn may call any method of the DB
+// (Put, Delete, Get, Has, Scan, Compact, Close...) without deadlock; its
+// writes follow the rules above for keys written during the Scan.
+//
+// Scan returns ErrClosed if the DB is closed, whether before it starts or
+// while it runs (it then stops at the next key; fn may have seen some keys
+// already). It stops at the first error reading a value (one matching
+// ErrCorrupt, say) and returns it. Otherwise it returns nil, once every
+// key has been visited or as soon as fn returns false.
+//
+// Cost: the index is a hash table, so Scan examines every key in the DB,
+// whatever the prefix: its cost is proportional to the number of keys in
+// the DB, plus one read per key that matches, not to the number of keys
+// that match. Scanning one small prefix of a large DB is therefore not
+// cheap. Scan holds in memory the matching keys of one of the index's 256
+// shards at a time (about 1/256 of them), not all of them.
+func (db *DB) Scan(prefix []byte, fn func(key, value []byte) bool) error {
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	var err error
+	stopped := false
+	db.kd.RangePrefix(prefix, func(k []byte, e keydir.Entry) bool {
+		if db.closed.Load() {
+			err = ErrClosed
+			return false
+		}
+		if e.Expiry != 0 && e.Expiry <= time.Now().UnixNano() {
+			// Expired when its shard was copied. A later write of the
+			// key happened during the Scan, which may skip it.
+			return true
+		}
+		key := bytes.Clone(k) // k is valid only during this call
+		v, gerr := db.scanGet(key)
+		switch {
+		case gerr == nil:
+			stopped = !fn(key, v)
+			return !stopped
+		case errors.Is(gerr, ErrNotFound):
+			return true // deleted or expired since its shard was copied
+		case errors.Is(gerr, ErrClosed):
+			err = ErrClosed
+			return false
+		default:
+			err = gerr
+			return false
+		}
+	})
+	if err == nil && !stopped && db.closed.Load() {
+		// Closed during the last call to fn or while the remaining keys
+		// were examined. Report it rather than claim a full pass.
+		err = ErrClosed
+	}
+	return err
+}
+
+// scanGet reads key's live value for Scan: Get, except that a key longer
+// than Options.MaxKeySize, which can only be in the index because it was
+// written under a larger limit before a reopen, is read rather than refused.
+func (db *DB) scanGet(key []byte) ([]byte, error) {
+	if len(key) <= db.opts.MaxKeySize {
+		return db.Get(key)
+	}
+	for attempt := 0; ; attempt++ {
+		if db.closed.Load() {
+			return nil, ErrClosed
+		}
+		e, ok := db.lookup(key)
+		if !ok {
+			return nil, ErrNotFound
+		}
+		v, _, err := db.readValue(e)
+		if err == nil {
+			return v, nil
+		}
+		if !errors.Is(err, errFileGone) {
+			return nil, err
+		}
+		if attempt == maxMovedRetries {
+			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+	}
+}
+
+// Len returns the number of live keys: keys whose newest record is a put
+// that has not expired. It reads only the index, and costs one visit per
+// index shard plus one per key that has a TTL. With writers running it is
+// a snapshot taken shard by shard, so it may be off by the writes that ran
+// meanwhile; it is never negative. Like Stats, it works after Close,
+// reporting the keys as of Close (less any that have expired since).
+func (db *DB) Len() int {
+	n := db.kd.Len()
+	db.kd.Expired(time.Now().UnixNano(), func(keydir.Entry) { n-- })
+	return max(n, 0)
+}

@@ -1,0 +1,246 @@
+package simplekv
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/simplekv/simplekv/engine"
+)
+
+// ErrStopped is returned by every call on a store whose module has
+// stopped.
+var ErrStopped = errors.New("simple_kv: stopped")
+
+// Namespaces keep the kv role's keys apart from the filter role's members:
+// a value stored with AddValue is not a member of the filter, and the
+// reverse.
+const (
+	nsKV     = 'k'
+	nsFilter = 'f'
+)
+
+// encodeKey is the engine key of (namespace, bucket, key): the namespace
+// byte, the bucket's length as a uvarint, the bucket, then the key. The
+// length makes it unambiguous: bucket "a,b" with key "c" and bucket "a"
+// with key "b,c" differ, and the empty bucket is a bucket like any other.
+func encodeKey(ns byte, bucket string, key []byte) []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(bucket)+len(key))
+	b = append(b, ns)
+	b = binary.AppendUvarint(b, uint64(len(bucket)))
+	b = append(b, bucket...)
+	return append(b, key...)
+}
+
+// bucketPrefix is the engine-key prefix of every key of bucket in ns.
+func bucketPrefix(ns byte, bucket string) []byte { return encodeKey(ns, bucket, nil) }
+
+// Store is the simple_kv store: the engine behind the framework's bucketed
+// kv interface (kv.KVStore with its TTL, bucket and iteration extensions)
+// and, through Filter, the filter interface. It is safe for concurrent use.
+type Store struct {
+	db      *engine.DB
+	stopped atomic.Bool
+	seed    maphash.Seed
+	// stripes serialize filter updates of one member, so that
+	// CheckThenAdd is atomic against Add, Delete and itself.
+	stripes [64]sync.Mutex
+}
+
+func newStore(db *engine.DB) *Store { return &Store{db: db, seed: maphash.MakeSeed()} }
+
+func (s *Store) check(key []byte) error {
+	if s.stopped.Load() {
+		return ErrStopped
+	}
+	if len(key) == 0 {
+		return fmt.Errorf("simple_kv: %w", engine.ErrEmptyKey)
+	}
+	return nil
+}
+
+// Open is a no-op: the module opens the database in Setup.
+func (s *Store) Open() error {
+	if s.stopped.Load() {
+		return ErrStopped
+	}
+	return nil
+}
+
+// Close is a no-op: the module closes the database in Stop.
+func (s *Store) Close() error { return nil }
+
+// GetValue returns the value of key in bucket, or (nil, nil) if there is
+// none (the framework's convention). An empty stored value is returned as
+// a non-nil empty slice.
+func (s *Store) GetValue(bucket string, key []byte) ([]byte, error) {
+	if err := s.check(key); err != nil {
+		return nil, err
+	}
+	v, err := s.db.Get(encodeKey(nsKV, bucket, key))
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, nil
+	}
+	return v, err
+}
+
+// GetCompressedValue returns the original bytes stored with
+// AddValueCompress (or AddValue): simple_kv compresses values itself
+// (snappy, whenever that saves space) and decompresses on read, so both
+// getters return the same bytes for any key.
+func (s *Store) GetCompressedValue(bucket string, key []byte) ([]byte, error) {
+	return s.GetValue(bucket, key)
+}
+
+// AddValue stores value under key in bucket.
+func (s *Store) AddValue(bucket string, key []byte, value []byte) error {
+	if err := s.check(key); err != nil {
+		return err
+	}
+	return s.db.Put(encodeKey(nsKV, bucket, key), value)
+}
+
+// AddValueCompress stores value like AddValue: compression is automatic.
+func (s *Store) AddValueCompress(bucket string, key []byte, value []byte) error {
+	return s.AddValue(bucket, key, value)
+}
+
+// AddValueWithTTL stores value for ttl; after it, GetValue returns nil.
+func (s *Store) AddValueWithTTL(bucket string, key, value []byte, ttl time.Duration) error {
+	if err := s.check(key); err != nil {
+		return err
+	}
+	return s.db.PutWithTTL(encodeKey(nsKV, bucket, key), value, ttl)
+}
+
+// ExistsKey reports whether key has a value in bucket (an empty value
+// counts).
+func (s *Store) ExistsKey(bucket string, key []byte) (bool, error) {
+	if err := s.check(key); err != nil {
+		return false, err
+	}
+	return s.db.Has(encodeKey(nsKV, bucket, key))
+}
+
+// DeleteKey removes key from bucket; a missing key is not an error.
+func (s *Store) DeleteKey(bucket string, key []byte) error {
+	if err := s.check(key); err != nil {
+		return err
+	}
+	return s.db.Delete(encodeKey(nsKV, bucket, key))
+}
+
+// DeleteBucket removes every key of bucket. It deletes them one by one
+// (one small delete record each), so it costs time in proportion to the
+// bucket; the space is reclaimed by compaction.
+func (s *Store) DeleteBucket(bucket string) error {
+	return s.deletePrefix(bucketPrefix(nsKV, bucket))
+}
+
+func (s *Store) deletePrefix(prefix []byte) error {
+	if s.stopped.Load() {
+		return ErrStopped
+	}
+	var errDel error
+	err := s.db.Scan(prefix, func(k, _ []byte) bool {
+		errDel = s.db.Delete(k)
+		return errDel == nil
+	})
+	return errors.Join(err, errDel)
+}
+
+// Iterate calls fn with every key of bucket and its value (copies fn may
+// keep), in no particular order, until fn returns false. Keys written or
+// deleted meanwhile may or may not be seen; every key present throughout
+// is seen once.
+func (s *Store) Iterate(bucket string, fn func(key, value []byte) bool) error {
+	if s.stopped.Load() {
+		return ErrStopped
+	}
+	prefix := bucketPrefix(nsKV, bucket)
+	return s.db.Scan(prefix, func(k, v []byte) bool { return fn(k[len(prefix):], v) })
+}
+
+// Set stores value under key in the default bucket "" (the documented
+// kv.GetStore("simple_kv").Set usage).
+func (s *Store) Set(key string, value []byte) error { return s.AddValue("", []byte(key), value) }
+
+// Get returns the value of key in the default bucket, or (nil, nil).
+func (s *Store) Get(key string) ([]byte, error) { return s.GetValue("", []byte(key)) }
+
+// Delete removes key from the default bucket.
+func (s *Store) Delete(key string) error { return s.DeleteKey("", []byte(key)) }
+
+// Filter returns the store's filter role: set membership per bucket, kept
+// apart from the kv role's keys.
+func (s *Store) Filter() *Filter { return &Filter{s: s} }
+
+// Filter is the filter role of a Store (filter.Filter). Membership is
+// exact: no false positives, no false negatives.
+type Filter struct{ s *Store }
+
+func (f *Filter) stripe(k []byte) *sync.Mutex {
+	return &f.s.stripes[maphash.Bytes(f.s.seed, k)%uint64(len(f.s.stripes))]
+}
+
+// Open is a no-op (see Store.Open).
+func (f *Filter) Open() error { return f.s.Open() }
+
+// Close is a no-op (see Store.Close).
+func (f *Filter) Close() error { return nil }
+
+// Exists reports whether key is a member of bucket. It is false for a
+// stopped store and on a read error.
+func (f *Filter) Exists(bucket string, key []byte) bool {
+	if f.s.check(key) != nil {
+		return false
+	}
+	ok, err := f.s.db.Has(encodeKey(nsFilter, bucket, key))
+	return err == nil && ok
+}
+
+// Add makes key a member of bucket.
+func (f *Filter) Add(bucket string, key []byte) error {
+	if err := f.s.check(key); err != nil {
+		return err
+	}
+	k := encodeKey(nsFilter, bucket, key)
+	mu := f.stripe(k)
+	mu.Lock()
+	defer mu.Unlock()
+	return f.s.db.Put(k, nil)
+}
+
+// Delete removes key from bucket's members.
+func (f *Filter) Delete(bucket string, key []byte) error {
+	if err := f.s.check(key); err != nil {
+		return err
+	}
+	k := encodeKey(nsFilter, bucket, key)
+	mu := f.stripe(k)
+	mu.Lock()
+	defer mu.Unlock()
+	return f.s.db.Delete(k)
+}
+
+// CheckThenAdd adds key to bucket and reports whether it was already a
+// member, atomically: of any number of concurrent calls for one key,
+// exactly one reports false.
+func (f *Filter) CheckThenAdd(bucket string, key []byte) (bool, error) {
+	if err := f.s.check(key); err != nil {
+		return false, err
+	}
+	k := encodeKey(nsFilter, bucket, key)
+	mu := f.stripe(k)
+	mu.Lock()
+	defer mu.Unlock()
+	had, err := f.s.db.Has(k)
+	if err != nil || had {
+		return had, err
+	}
+	return false, f.s.db.Put(k, nil)
+}
