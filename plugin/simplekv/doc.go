@@ -18,7 +18,10 @@
 // the bucket's length as a uvarint, the bucket and the key, so bucket
 // "a,b" with key "c" never meets bucket "a" with key "b,c", and the empty
 // bucket is a bucket of its own. The kv and filter roles share the store
-// but not keys: a filter member is not a kv key and the reverse.
+// but not keys: a filter member is not a kv key and the reverse. A kv key
+// also carries its bucket's generation (a uvarint after the bucket):
+// DeleteBucket moves the bucket to the next generation in one write, which
+// hides every older key at once, and deletes those keys in the background.
 //
 // # Durability
 //

@@ -73,6 +73,7 @@ func (m *Module) Stop() error {
 	kv.Unregister(Name)
 	filter.Unregister(Name)
 	m.store.stopped.Store(true)
+	m.store.sweeps.Wait()
 	unpublishStats(m.db)
 	err := m.db.Close()
 	m.db, m.store = nil, nil

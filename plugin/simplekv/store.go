@@ -22,6 +22,7 @@ var ErrStopped = errors.New("simple_kv: stopped")
 const (
 	nsKV     = 'k'
 	nsFilter = 'f'
+	nsGen    = 'g' // a kv bucket's generation (see DeleteBucket)
 )
 
 // encodeKey is the engine key of (namespace, bucket, key): the namespace
@@ -39,6 +40,12 @@ func encodeKey(ns byte, bucket string, key []byte) []byte {
 // bucketPrefix is the engine-key prefix of every key of bucket in ns.
 func bucketPrefix(ns byte, bucket string) []byte { return encodeKey(ns, bucket, nil) }
 
+// kvKey is the engine key of key in generation gen of kv bucket: the
+// bucket's prefix, the generation as a uvarint, then the key.
+func kvKey(bucket string, gen uint64, key []byte) []byte {
+	return append(binary.AppendUvarint(bucketPrefix(nsKV, bucket), gen), key...)
+}
+
 // Store is the simple_kv store: the engine behind the framework's bucketed
 // kv interface (kv.KVStore with its TTL, bucket and iteration extensions)
 // and, through Filter, the filter interface. It is safe for concurrent use.
@@ -46,12 +53,66 @@ type Store struct {
 	db      *engine.DB
 	stopped atomic.Bool
 	seed    maphash.Seed
+
+	// gens caches each kv bucket's current generation (absent: not
+	// looked up yet). DeleteBucket moves a bucket to a new generation,
+	// which hides every key of the old ones at once; sweeps delete those
+	// keys in the background.
+	genMu  sync.RWMutex
+	gens   map[string]uint64
+	sweeps sync.WaitGroup
 	// stripes serialize filter updates of one member, so that
 	// CheckThenAdd is atomic against Add, Delete and itself.
 	stripes [64]sync.Mutex
 }
 
-func newStore(db *engine.DB) *Store { return &Store{db: db, seed: maphash.MakeSeed()} }
+func newStore(db *engine.DB) *Store {
+	return &Store{db: db, seed: maphash.MakeSeed(), gens: map[string]uint64{}}
+}
+
+// gen returns bucket's current generation.
+func (s *Store) gen(bucket string) (uint64, error) {
+	s.genMu.RLock()
+	g, ok := s.gens[bucket]
+	s.genMu.RUnlock()
+	if ok {
+		return g, nil
+	}
+	s.genMu.Lock()
+	defer s.genMu.Unlock()
+	return s.loadGenLocked(bucket)
+}
+
+func (s *Store) loadGenLocked(bucket string) (uint64, error) {
+	if g, ok := s.gens[bucket]; ok {
+		return g, nil
+	}
+	v, err := s.db.Get(encodeKey(nsGen, bucket, nil))
+	var g uint64
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+	case err != nil:
+		return 0, err
+	case len(v) != 8:
+		return 0, fmt.Errorf("simple_kv: bucket %q: generation record of %d bytes", bucket, len(v))
+	default:
+		g = binary.LittleEndian.Uint64(v)
+	}
+	s.gens[bucket] = g
+	return g, nil
+}
+
+// key is the engine key of key in kv bucket's current generation.
+func (s *Store) key(bucket string, key []byte) ([]byte, error) {
+	if err := s.check(key); err != nil {
+		return nil, err
+	}
+	g, err := s.gen(bucket)
+	if err != nil {
+		return nil, err
+	}
+	return kvKey(bucket, g, key), nil
+}
 
 func (s *Store) check(key []byte) error {
 	if s.stopped.Load() {
@@ -78,10 +139,11 @@ func (s *Store) Close() error { return nil }
 // none (the framework's convention). An empty stored value is returned as
 // a non-nil empty slice.
 func (s *Store) GetValue(bucket string, key []byte) ([]byte, error) {
-	if err := s.check(key); err != nil {
+	k, err := s.key(bucket, key)
+	if err != nil {
 		return nil, err
 	}
-	v, err := s.db.Get(encodeKey(nsKV, bucket, key))
+	v, err := s.db.Get(k)
 	if errors.Is(err, engine.ErrNotFound) {
 		return nil, nil
 	}
@@ -98,10 +160,11 @@ func (s *Store) GetCompressedValue(bucket string, key []byte) ([]byte, error) {
 
 // AddValue stores value under key in bucket.
 func (s *Store) AddValue(bucket string, key []byte, value []byte) error {
-	if err := s.check(key); err != nil {
+	k, err := s.key(bucket, key)
+	if err != nil {
 		return err
 	}
-	return s.db.Put(encodeKey(nsKV, bucket, key), value)
+	return s.db.Put(k, value)
 }
 
 // AddValueCompress stores value like AddValue: compression is automatic.
@@ -111,46 +174,73 @@ func (s *Store) AddValueCompress(bucket string, key []byte, value []byte) error 
 
 // AddValueWithTTL stores value for ttl; after it, GetValue returns nil.
 func (s *Store) AddValueWithTTL(bucket string, key, value []byte, ttl time.Duration) error {
-	if err := s.check(key); err != nil {
+	k, err := s.key(bucket, key)
+	if err != nil {
 		return err
 	}
-	return s.db.PutWithTTL(encodeKey(nsKV, bucket, key), value, ttl)
+	return s.db.PutWithTTL(k, value, ttl)
 }
 
 // ExistsKey reports whether key has a value in bucket (an empty value
 // counts).
 func (s *Store) ExistsKey(bucket string, key []byte) (bool, error) {
-	if err := s.check(key); err != nil {
+	k, err := s.key(bucket, key)
+	if err != nil {
 		return false, err
 	}
-	return s.db.Has(encodeKey(nsKV, bucket, key))
+	return s.db.Has(k)
 }
 
 // DeleteKey removes key from bucket; a missing key is not an error.
 func (s *Store) DeleteKey(bucket string, key []byte) error {
-	if err := s.check(key); err != nil {
+	k, err := s.key(bucket, key)
+	if err != nil {
 		return err
 	}
-	return s.db.Delete(encodeKey(nsKV, bucket, key))
+	return s.db.Delete(k)
 }
 
-// DeleteBucket removes every key of bucket. It deletes them one by one
-// (one small delete record each), so it costs time in proportion to the
-// bucket; the space is reclaimed by compaction.
+// DeleteBucket removes every key of bucket at the cost of one write: it
+// moves the bucket to a new generation, and keys of older generations are
+// invisible from then on. A background sweep then deletes them (the space
+// comes back with compaction); a sweep cut short by Stop or a crash is
+// finished by the bucket's next DeleteBucket. A write that races
+// DeleteBucket lands either before it (and is deleted) or after it.
 func (s *Store) DeleteBucket(bucket string) error {
-	return s.deletePrefix(bucketPrefix(nsKV, bucket))
-}
-
-func (s *Store) deletePrefix(prefix []byte) error {
 	if s.stopped.Load() {
 		return ErrStopped
 	}
-	var errDel error
-	err := s.db.Scan(prefix, func(k, _ []byte) bool {
-		errDel = s.db.Delete(k)
-		return errDel == nil
+	s.genMu.Lock()
+	g, err := s.loadGenLocked(bucket)
+	if err == nil {
+		var v [8]byte
+		binary.LittleEndian.PutUint64(v[:], g+1)
+		if err = s.db.Put(encodeKey(nsGen, bucket, nil), v[:]); err == nil {
+			s.gens[bucket] = g + 1
+		}
+	}
+	s.genMu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.sweeps.Add(1)
+	go s.sweep(bucket, g+1)
+	return nil
+}
+
+// sweep deletes the keys of bucket's generations below current.
+func (s *Store) sweep(bucket string, current uint64) {
+	defer s.sweeps.Done()
+	prefix := bucketPrefix(nsKV, bucket)
+	_ = s.db.Scan(prefix, func(k, _ []byte) bool {
+		if s.stopped.Load() {
+			return false
+		}
+		if g, n := binary.Uvarint(k[len(prefix):]); n > 0 && g < current {
+			_ = s.db.Delete(k) // a failure leaves the key for the next sweep
+		}
+		return true
 	})
-	return errors.Join(err, errDel)
 }
 
 // Iterate calls fn with every key of bucket and its value (copies fn may
@@ -161,7 +251,11 @@ func (s *Store) Iterate(bucket string, fn func(key, value []byte) bool) error {
 	if s.stopped.Load() {
 		return ErrStopped
 	}
-	prefix := bucketPrefix(nsKV, bucket)
+	g, err := s.gen(bucket)
+	if err != nil {
+		return err
+	}
+	prefix := kvKey(bucket, g, nil)
 	return s.db.Scan(prefix, func(k, v []byte) bool { return fn(k[len(prefix):], v) })
 }
 
