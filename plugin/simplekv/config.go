@@ -216,18 +216,81 @@ func ParseConfig(data []byte) (Config, error) {
 		size("compaction.threshold_dead_bytes", c.ThresholdDeadBytes, &cfg.Compaction.ThresholdDeadBytes, true)
 		size("compaction.threshold_small_file", c.ThresholdSmallFile, &cfg.Compaction.ThresholdSmallFile, true)
 	}
+	// What the engine would reject, checked key by key so that the error
+	// names the key and its line.
+	intKey := func(key string, v int64, limit int64) {
+		if v > limit {
+			bad(key, "%d is above the limit %d", v, limit)
+		}
+	}
+	intKey("max_key_size", cfg.MaxKeySize, MaxKeySize)
+	intKey("max_value_size", cfg.MaxValueSize, math.MaxInt32)
+	intKey("buffer_size", cfg.BufferSize, math.MaxInt32)
+	intKey("compaction.trigger_wal_files", int64(cfg.Compaction.TriggerWALFiles), math.MaxInt32)
+	single := []struct {
+		key string
+		o   engine.Options
+	}{
+		{"max_file_size", engine.Options{MaxFileSize: cfg.MaxFileSize}},
+		{"max_value_size", engine.Options{MaxValueSize: int(min(cfg.MaxValueSize, math.MaxInt32))}},
+		{"compaction.trigger_dead_fraction", engine.Options{Compaction: compaction.Options{TriggerDeadFraction: cfg.Compaction.TriggerDeadFraction, ThresholdDeadFraction: -1}}},
+		{"compaction.threshold_dead_fraction", engine.Options{Compaction: compaction.Options{ThresholdDeadFraction: cfg.Compaction.ThresholdDeadFraction, TriggerDeadFraction: -1}}},
+	}
+	for _, c := range single {
+		if err := c.o.Validate(); err != nil {
+			bad(c.key, "%s", optionsProblem(err))
+		}
+	}
 	if len(errs) > 0 {
 		return cfg, errors.Join(errs...)
 	}
-	// What the engine rejects (ranges, thresholds above triggers), with
-	// the line of the section.
+	// What is left is how settings combine (a threshold above its
+	// trigger): name the threshold.
 	if err := cfg.EngineOptions().Validate(); err != nil {
-		return cfg, fmt.Errorf("%w: line %d: simple_kv: %w", ErrConfig, node.GetToken().Position.Line, err)
+		key := "compaction"
+		switch {
+		case strings.Contains(err.Error(), "ThresholdDeadFraction"):
+			key = "compaction.threshold_dead_fraction"
+		case strings.Contains(err.Error(), "ThresholdDeadBytes"):
+			key = "compaction.threshold_dead_bytes"
+		}
+		bad(key, "%s", optionsProblem(err))
+		return cfg, errors.Join(errs...)
 	}
 	return cfg, nil
 }
 
-// EngineOptions maps the configuration to engine options.
+// optionsProblem is an Options.Validate error without its sentinel's text.
+func optionsProblem(err error) string {
+	msg := err.Error()
+	for _, p := range []string{engine.ErrInvalidOptions.Error() + ": ", compaction.ErrInvalidOptions.Error() + ": "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	return strings.ReplaceAll(msg, "\n", "; ")
+}
+
+// MaxKeySize is the largest max_key_size: the engine's key limit less the
+// room the bucket encoding takes (see keyOverhead).
+const MaxKeySize = 16<<20 - keyOverhead
+
+// keyOverhead is what the store adds to a key in the engine: a role byte,
+// the bucket's length and generation (uvarints) and the bucket name, which
+// is at most MaxBucketLen bytes.
+const keyOverhead = 1 + 2*10 + MaxBucketLen
+
+// MaxBucketLen is the longest bucket name.
+const MaxBucketLen = 1024
+
+// userMaxKeySize is the key limit the store enforces on callers' keys.
+func (c Config) userMaxKeySize() int {
+	if c.MaxKeySize == 0 {
+		return engine.DefaultMaxKeySize
+	}
+	return int(c.MaxKeySize)
+}
+
+// EngineOptions maps the configuration to engine options. max_key_size
+// limits the caller's key; the engine's limit adds room for the bucket.
 func (c Config) EngineOptions() engine.Options {
 	clamp := func(v int64) int {
 		if v > math.MaxInt32 {
@@ -238,7 +301,7 @@ func (c Config) EngineOptions() engine.Options {
 	return engine.Options{
 		SyncWrites:            c.SyncWrites,
 		MaxFileSize:           c.MaxFileSize,
-		MaxKeySize:            clamp(c.MaxKeySize),
+		MaxKeySize:            min(c.userMaxKeySize()+keyOverhead, 16<<20),
 		MaxValueSize:          clamp(c.MaxValueSize),
 		CacheSize:             c.CacheSize,
 		BufferSize:            clamp(c.BufferSize),

@@ -49,8 +49,23 @@ func (m *Module) Setup() error {
 	if err != nil {
 		return fmt.Errorf("simple_kv: open %s: %w", m.cfg.Path, err)
 	}
-	s := newStore(db)
+	s := newStore(db, m.cfg.userMaxKeySize())
+	registered := false
+	defer func() {
+		if r := recover(); r != nil {
+			// A registry refused the name (still held by another running
+			// store): undo what was done, release the directory, and let
+			// the framework's panic go on.
+			if registered {
+				kv.Unregister(Name)
+			}
+			s.stop()
+			_ = db.Close()
+			panic(r)
+		}
+	}()
 	kv.Register(Name, s)
+	registered = true
 	filter.Register(Name, s.Filter())
 	m.db, m.store = db, s
 	publishStats(db)
@@ -72,8 +87,7 @@ func (m *Module) Stop() error {
 	}
 	kv.Unregister(Name)
 	filter.Unregister(Name)
-	m.store.stopped.Store(true)
-	m.store.sweeps.Wait()
+	m.store.stop()
 	unpublishStats(m.db)
 	err := m.db.Close()
 	m.db, m.store = nil, nil

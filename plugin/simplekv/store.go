@@ -51,6 +51,7 @@ func kvKey(bucket string, gen uint64, key []byte) []byte {
 // and, through Filter, the filter interface. It is safe for concurrent use.
 type Store struct {
 	db      *engine.DB
+	maxKey  int // callers' key limit (max_key_size)
 	stopped atomic.Bool
 	seed    maphash.Seed
 
@@ -58,16 +59,22 @@ type Store struct {
 	// looked up yet). DeleteBucket moves a bucket to a new generation,
 	// which hides every key of the old ones at once; sweeps delete those
 	// keys in the background.
-	genMu  sync.RWMutex
-	gens   map[string]uint64
-	sweeps sync.WaitGroup
+	genMu sync.RWMutex
+	gens  map[string]uint64
+	// One sweeper goroutine at a time deletes the keys of old
+	// generations: pending maps each bucket to sweep to its current
+	// generation; sweeperDone is closed when the running sweeper exits.
+	// All three are guarded by genMu.
+	pending     map[string]uint64
+	sweeping    bool
+	sweeperDone chan struct{}
 	// stripes serialize filter updates of one member, so that
 	// CheckThenAdd is atomic against Add, Delete and itself.
 	stripes [64]sync.Mutex
 }
 
-func newStore(db *engine.DB) *Store {
-	return &Store{db: db, seed: maphash.MakeSeed(), gens: map[string]uint64{}}
+func newStore(db *engine.DB, maxKey int) *Store {
+	return &Store{db: db, maxKey: maxKey, seed: maphash.MakeSeed(), gens: map[string]uint64{}}
 }
 
 // gen returns bucket's current generation.
@@ -107,6 +114,9 @@ func (s *Store) key(bucket string, key []byte) ([]byte, error) {
 	if err := s.check(key); err != nil {
 		return nil, err
 	}
+	if err := checkBucket(bucket); err != nil {
+		return nil, err
+	}
 	g, err := s.gen(bucket)
 	if err != nil {
 		return nil, err
@@ -120,6 +130,17 @@ func (s *Store) check(key []byte) error {
 	}
 	if len(key) == 0 {
 		return fmt.Errorf("simple_kv: %w", engine.ErrEmptyKey)
+	}
+	if len(key) > s.maxKey {
+		return fmt.Errorf("simple_kv: %w: %d bytes, limit %d", engine.ErrKeyTooLarge, len(key), s.maxKey)
+	}
+	return nil
+}
+
+// checkBucket rejects bucket names longer than MaxBucketLen.
+func checkBucket(bucket string) error {
+	if len(bucket) > MaxBucketLen {
+		return fmt.Errorf("simple_kv: %w: bucket name of %d bytes, limit %d", engine.ErrKeyTooLarge, len(bucket), MaxBucketLen)
 	}
 	return nil
 }
@@ -202,45 +223,94 @@ func (s *Store) DeleteKey(bucket string, key []byte) error {
 
 // DeleteBucket removes every key of bucket at the cost of one write: it
 // moves the bucket to a new generation, and keys of older generations are
-// invisible from then on. A background sweep then deletes them (the space
-// comes back with compaction); a sweep cut short by Stop or a crash is
+// invisible from then on. A background sweeper then deletes them (the space
+// comes back with compaction); deletes that arrive while it runs are
+// batched into its next pass, and a sweep cut short by Stop or a crash is
 // finished by the bucket's next DeleteBucket. A write that races
 // DeleteBucket lands either before it (and is deleted) or after it.
 func (s *Store) DeleteBucket(bucket string) error {
-	if s.stopped.Load() {
+	s.genMu.Lock()
+	defer s.genMu.Unlock()
+	if s.stopped.Load() { // under genMu: Stop sets it under genMu too
 		return ErrStopped
 	}
-	s.genMu.Lock()
 	g, err := s.loadGenLocked(bucket)
-	if err == nil {
-		var v [8]byte
-		binary.LittleEndian.PutUint64(v[:], g+1)
-		if err = s.db.Put(encodeKey(nsGen, bucket, nil), v[:]); err == nil {
-			s.gens[bucket] = g + 1
-		}
-	}
-	s.genMu.Unlock()
 	if err != nil {
 		return err
 	}
-	s.sweeps.Add(1)
-	go s.sweep(bucket, g+1)
+	var v [8]byte
+	binary.LittleEndian.PutUint64(v[:], g+1)
+	if err := s.db.Put(encodeKey(nsGen, bucket, nil), v[:]); err != nil {
+		return err
+	}
+	s.gens[bucket] = g + 1
+	if s.pending == nil {
+		s.pending = map[string]uint64{}
+	}
+	s.pending[bucket] = g + 1
+	if !s.sweeping {
+		s.sweeping = true
+		s.sweeperDone = make(chan struct{})
+		go s.sweeper(s.sweeperDone)
+	}
 	return nil
 }
 
-// sweep deletes the keys of bucket's generations below current.
-func (s *Store) sweep(bucket string, current uint64) {
-	defer s.sweeps.Done()
-	prefix := bucketPrefix(nsKV, bucket)
-	_ = s.db.Scan(prefix, func(k, _ []byte) bool {
-		if s.stopped.Load() {
-			return false
+// stop marks the store stopped and waits for the sweeper to exit.
+func (s *Store) stop() {
+	s.genMu.Lock()
+	s.stopped.Store(true)
+	done := s.sweeperDone
+	running := s.sweeping
+	s.genMu.Unlock()
+	if running {
+		<-done
+	}
+}
+
+// sweeper deletes, pass by pass, the keys of old generations of the
+// buckets in pending, until none is left or the store stops. One pass
+// walks the kv namespace once, whatever the number of buckets.
+func (s *Store) sweeper(done chan struct{}) {
+	defer close(done)
+	for {
+		s.genMu.Lock()
+		batch := s.pending
+		s.pending = nil
+		if len(batch) == 0 || s.stopped.Load() {
+			s.sweeping = false
+			s.genMu.Unlock()
+			return
 		}
-		if g, n := binary.Uvarint(k[len(prefix):]); n > 0 && g < current {
-			_ = s.db.Delete(k) // a failure leaves the key for the next sweep
-		}
-		return true
-	})
+		s.genMu.Unlock()
+		_ = s.db.Scan([]byte{nsKV}, func(k, _ []byte) bool {
+			if s.stopped.Load() {
+				return false
+			}
+			bucket, gen, ok := decodeKVKey(k)
+			if cur, pend := batch[bucket]; ok && pend && gen < cur {
+				_ = s.db.Delete(k) // a failure leaves the key to a later sweep
+			}
+			return true
+		})
+	}
+}
+
+// decodeKVKey returns the bucket and generation of a kv engine key.
+func decodeKVKey(k []byte) (bucket string, gen uint64, ok bool) {
+	if len(k) == 0 || k[0] != nsKV {
+		return "", 0, false
+	}
+	n, w := binary.Uvarint(k[1:])
+	if w <= 0 || uint64(len(k)-1-w) < n {
+		return "", 0, false
+	}
+	b := k[1+w : 1+w+int(n)]
+	g, w2 := binary.Uvarint(k[1+w+int(n):])
+	if w2 <= 0 {
+		return "", 0, false
+	}
+	return string(b), g, true
 }
 
 // Iterate calls fn with every key of bucket and its value (copies fn may
