@@ -199,6 +199,23 @@ func (r *recovery) loadLastState() error {
 		if err != nil {
 			return err
 		}
+		// The hint stands in for the records, not for the file header:
+		// a data file of another format version (or not ours) must fail
+		// Open now, not a read or a merge later.
+		if fi.Size() < datafile.FileHeaderSize {
+			return fmt.Errorf("simplekv: %w", &datafile.CorruptError{Path: path,
+				Reason: fmt.Sprintf("merged data file of %d bytes, shorter than its header", fi.Size())})
+		}
+		hdr, err := f.r.ReadRaw(0, datafile.FileHeaderSize, nil)
+		if err != nil {
+			return fmt.Errorf("simplekv: %w", &datafile.CorruptError{Path: path, Reason: fmt.Sprintf("cannot read the file header: %v", err)})
+		}
+		if hid, err := datafile.DecodeFileHeader(path, hdr); err != nil {
+			return fmt.Errorf("simplekv: %w", err)
+		} else if hid != id {
+			return fmt.Errorf("simplekv: %w", &datafile.CorruptError{Path: path,
+				Reason: fmt.Sprintf("header names file id %d", hid)})
+		}
 		f.size.Store(fi.Size())
 		db.st.diskBytes.Add(fi.Size())
 		r.byID[id] = f
