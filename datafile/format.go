@@ -97,7 +97,7 @@ func DecodeFileHeader(path string, b []byte) (uint32, error) {
 // compressed form, so the result may alias *scratch. It can run outside any
 // lock, before the record's sequence number is known.
 func PrepareValue(value []byte, compress bool, scratch *[]byte) (stored []byte, flags byte) {
-	if !compress || len(value) < minCompressLen {
+	if !compress || len(value) < MinCompressLen {
 		return value, 0
 	}
 	var buf []byte
@@ -153,9 +153,9 @@ func AppendRecord(dst []byte, seq uint64, expiry int64, tombstone bool, key, val
 	return AppendEncoded(dst, seq, expiry, flags, key, stored)
 }
 
-// minCompressLen is the smallest value worth handing to snappy: below it the
+// MinCompressLen is the smallest value worth handing to snappy: below it the
 // framing overhead makes a saving impossible.
-const minCompressLen = 16
+const MinCompressLen = 16
 
 func grow(b []byte, n int) []byte {
 	if cap(b)-len(b) >= n {

@@ -32,10 +32,11 @@ type DB struct {
 	log  *slog.Logger
 	lock io.Closer
 
-	kd    *keydir.Keydir
-	cache *cache.Cache
-	files fileTable
-	fds   fdCache
+	kd       *keydir.Keydir
+	cache    *cache.Cache
+	compress compressGate
+	files    fileTable
+	fds      fdCache
 
 	// wmu guards the write path: the active writer, sequence numbers and
 	// group-commit state. syncCond (on wmu) wakes writers waiting for a

@@ -35,7 +35,11 @@ type Options struct {
 	MaxValueSize int
 
 	// DisableCompression turns off snappy compression of values. By default
-	// each value is compressed when that makes it smaller.
+	// a value of 16 bytes or more is stored compressed when that makes it
+	// smaller. Attempts back off while they fail: after each attempt that
+	// saves nothing, the next 1, 3, 7, 15, then 31 values are stored
+	// without one, until an attempt saves again. Incompressible data then
+	// costs about one snappy pass in 32 values.
 	DisableCompression bool
 
 	// CacheSize is the byte budget of the read cache for hot values.

@@ -120,7 +120,11 @@ func (db *DB) write(key, value []byte, expiry int64, tombstone bool) error {
 	if tombstone {
 		flags = datafile.FlagTombstone
 	} else {
-		stored, flags = datafile.PrepareValue(value, !db.opts.DisableCompression, &eb.comp)
+		try := !db.opts.DisableCompression && len(value) >= datafile.MinCompressLen && db.compress.try()
+		stored, flags = datafile.PrepareValue(value, try, &eb.comp)
+		if try {
+			db.compress.result(flags&datafile.FlagCompressed != 0)
+		}
 	}
 
 	size := int64(datafile.RecordHeaderSize + len(key) + len(stored))

@@ -39,13 +39,16 @@
 //     4 KiB.
 //
 //   - An open-addressing hash table with linear probing. Each slot is
-//     5 bytes: an 8-bit hash tag (0 = empty) followed by a 32-bit record
-//     ref, so most probes never touch a record. The table size is not a
-//     power of two (the home slot is (hash32*n)>>32), which lets it grow
-//     by 1.25x: it is resized to 68% load when it reaches 85% and shrunk
-//     when it falls below 25%. Deletion shifts following slots backwards,
-//     so there are no tombstones.
+//     6 bytes: a 16-bit hash tag (0 = empty) followed by a 32-bit record
+//     ref, so a probe touches a record only when the tag matches (a false
+//     match is 1 in 65535). The table size is not a power of two, which
+//     lets it grow by 1.25x: it is resized to 68% load when it reaches 85%
+//     and shrunk when it falls below 25%. The home slot is (tag*n)>>16 in
+//     tables of up to 65536 slots, so that growing the table and the
+//     backward shift of a deletion (there are no tombstones) read only
+//     the slots, never a record; larger tables use (hash32*n)>>32 and
+//     rehash keys.
 //
-// For a 16-byte key that is 37 bytes of record, 5.9 to 7.4 bytes of table
+// For a 16-byte key that is 37 bytes of record, 7.1 to 8.8 bytes of table
 // and up to about 1 byte of chunk slack.
 package keydir

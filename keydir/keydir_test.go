@@ -46,21 +46,22 @@ func checkShard(t require.TestingT, si int, s *shard) {
 	seen := map[string]bool{}
 	for j := 0; j < s.n; j++ {
 		p := j * slotSize
-		if s.slots[p] == 0 {
+		if le.Uint16(s.slots[p:]) == 0 {
 			continue
 		}
 		occupied++
-		ref := le.Uint32(s.slots[p+1:])
+		ref := le.Uint32(s.slots[p+2:])
 		rec := s.rec(ref)
 		key := recKey(rec)
 		h := xxhash.Sum64(key)
 		require.Equal(t, si, int(h>>(64-shardBits)), "key in wrong shard")
-		require.Equal(t, tagOf(h), s.slots[p], "tag mismatch")
+		require.Equal(t, tagOf(h), le.Uint16(s.slots[p:]), "tag mismatch")
+		require.Equal(t, home(h, s.n), s.slotHome(j), "home from the slot")
 		require.False(t, seen[string(key)], "duplicate key %q", key)
 		seen[string(key)] = true
 		// Every slot between the key's home and its slot must be occupied.
 		for i := home(h, s.n); i != j; i = (i + 1) % s.n {
-			require.NotZero(t, s.slots[i*slotSize], "hole on probe path of %q", key)
+			require.NotZero(t, le.Uint16(s.slots[i*slotSize:]), "hole on probe path of %q", key)
 		}
 		if ref&largeBit == 0 {
 			live += recLen(rec)
@@ -524,6 +525,42 @@ func TestGetDoesNotAllocate(t *testing.T) {
 // TestModel checks the keydir against a map under random operations. The
 // keys all come from two shards so that tables grow, shrink, shift and
 // compact.
+// TestLargeTableHomes runs the grow, shrink and delete paths with tag homes
+// limited to tiny tables, so that tables cross from tag homes to hash homes
+// and back (in production that takes ~14M keys).
+func TestLargeTableHomes(t *testing.T) {
+	defer func(old int) { maxTagHomeSlots = old }(maxTagHomeSlots)
+	maxTagHomeSlots = 64
+	k := New()
+	buf := make([]byte, 16)
+	const n = 60_000
+	for i := range n {
+		k.Put(key16(buf, uint64(i)), ent(1, uint32(i), uint64(i)+1))
+	}
+	checkInvariants(t, k)
+	large := 0
+	for i := range k.shards {
+		if k.shards[i].n > maxTagHomeSlots {
+			large++
+		}
+	}
+	require.Equal(t, numShards, large, "every shard should have a large table")
+	for i := range n {
+		if i%7 != 0 {
+			_, removed := k.Delete(key16(buf, uint64(i)), 1<<62)
+			require.True(t, removed)
+		}
+	}
+	checkInvariants(t, k)
+	for i := range n {
+		e, ok := k.Get(key16(buf, uint64(i)))
+		require.Equal(t, i%7 == 0, ok, "key %d", i)
+		if ok {
+			require.Equal(t, ent(1, uint32(i), uint64(i)+1), e)
+		}
+	}
+}
+
 func TestModel(t *testing.T) {
 	pool := append(shardKeys(3, 150, 1, 40), shardKeys(200, 150, 100, 700)...)
 	pool = append(pool, []byte{})

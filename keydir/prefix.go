@@ -34,10 +34,10 @@ func (k *Keydir) RangePrefix(prefix []byte, fn func(key []byte, e Entry) bool) {
 func (s *shard) snapshotPrefix(prefix []byte, keys []byte, ents []snapEntry) ([]byte, []snapEntry) {
 	for j := 0; j < s.n; j++ {
 		p := j * slotSize
-		if s.slots[p] == 0 {
+		if le.Uint16(s.slots[p:]) == 0 {
 			continue
 		}
-		ref := le.Uint32(s.slots[p+1:])
+		ref := le.Uint32(s.slots[p+2:])
 		rec := s.rec(ref)
 		key := recKey(rec)
 		if !bytes.HasPrefix(key, prefix) {

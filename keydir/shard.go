@@ -9,8 +9,13 @@ import (
 )
 
 const (
-	// slotSize is the size of one hash-table slot: tag byte + uint32 ref.
-	slotSize = 5
+	// slotSize is the size of one hash-table slot: a 16-bit tag (bits
+	// 40..55 of the key's hash) then a uint32 ref. The tag makes a false
+	// key comparison rare (1 in 65535 probes) and, in tables of up to
+	// maxTagHomeSlots slots, gives an entry's home slot without reading its
+	// record: resizes and deletions then never touch the arena.
+	slotSize = 6
+
 	minSlots = 8
 	// The table grows when it would exceed maxLoadPct and is then sized to
 	// growLoadPct (so it grows by 1.25x); it shrinks below 25% load.
@@ -23,6 +28,12 @@ const (
 )
 
 var le = binary.LittleEndian
+
+// maxTagHomeSlots is the largest table whose home slots come from the tag
+// alone. Larger tables (over ~55k keys in one shard, ~14M keys in all) use
+// 32 bits of the hash, recomputed from the key when needed. A variable only
+// so that tests can exercise large tables with few keys.
+var maxTagHomeSlots = 1 << 16
 
 // shard is one lock's worth of the index: a hash table of slots pointing
 // into an arena of records.
@@ -41,18 +52,33 @@ type shard struct {
 	_ [64]byte // keep neighbouring shards' locks off this shard's cache lines
 }
 
-// tagOf returns the 8-bit slot tag of hash h (never 0, which means empty).
-func tagOf(h uint64) byte {
-	t := byte(h >> 48)
+// tagOf returns the 16-bit slot tag of hash h (never 0, which means empty).
+// It uses bits the shard index (the top 8) does not.
+func tagOf(h uint64) uint16 {
+	t := uint16(h >> 40)
 	if t == 0 {
 		t = 1
 	}
 	return t
 }
 
-// home returns the home slot of hash h in a table of n slots.
+// home returns the home slot of hash h in a table of n slots: from the tag
+// in small tables, so that it can be recomputed from a slot alone, and from
+// 32 bits of the hash in large ones, where 16 bits would not spread keys.
 func home(h uint64, n int) int {
+	if n <= maxTagHomeSlots {
+		return int((uint64(tagOf(h)) * uint64(n)) >> 16)
+	}
 	return int((uint64(uint32(h)) * uint64(n)) >> 32)
+}
+
+// slotHome returns the home slot of the entry in slot j of s's table.
+func (s *shard) slotHome(j int) int {
+	p := j * slotSize
+	if s.n <= maxTagHomeSlots {
+		return int((uint64(le.Uint16(s.slots[p:])) * uint64(s.n)) >> 16)
+	}
+	return home(xxhash.Sum64(recKey(s.rec(le.Uint32(s.slots[p+2:])))), s.n)
 }
 
 // find looks key up. If found it returns its slot index, ref and record;
@@ -68,12 +94,12 @@ func (s *shard) find(h uint64, key []byte) (i int, ref uint32, rec []byte, found
 	for {
 		p := i * slotSize
 		sl := slots[p : p+slotSize : p+slotSize]
-		t := sl[0]
+		t := le.Uint16(sl)
 		if t == 0 {
 			return i, 0, nil, false
 		}
 		if t == tag {
-			ref = le.Uint32(sl[1:])
+			ref = le.Uint32(sl[2:])
 			rec = s.rec(ref)
 			if bytes.Equal(recKey(rec), key) {
 				return i, ref, rec, true
@@ -217,7 +243,9 @@ func slotsFor(count int) int {
 	return n
 }
 
-// resize rebuilds the table with n slots.
+// resize rebuilds the table with n slots. While the new table is small
+// enough for tag homes, it is built from the old slots alone, a sequential
+// pass that reads no record.
 func (s *shard) resize(n int) {
 	old, oldN := s.slots, s.n
 	s.slots = make([]byte, n*slotSize)
@@ -229,19 +257,27 @@ func (s *shard) resize(n int) {
 	}
 	for j := 0; j < oldN; j++ {
 		p := j * slotSize
-		if old[p] == 0 {
+		tag := le.Uint16(old[p:])
+		if tag == 0 {
 			continue
 		}
-		ref := le.Uint32(old[p+1:])
-		h := xxhash.Sum64(recKey(s.rec(ref)))
-		s.setSlot(s.emptySlot(h), old[p], ref)
+		ref := le.Uint32(old[p+2:])
+		var i int
+		if n <= maxTagHomeSlots {
+			i = int((uint64(tag) * uint64(n)) >> 16)
+		} else {
+			i = home(xxhash.Sum64(recKey(s.rec(ref))), n)
+		}
+		s.setSlot(s.probeEmpty(i), tag, ref)
 	}
 }
 
 // emptySlot returns the first empty slot on h's probe path.
-func (s *shard) emptySlot(h uint64) int {
-	i := home(h, s.n)
-	for s.slots[i*slotSize] != 0 {
+func (s *shard) emptySlot(h uint64) int { return s.probeEmpty(home(h, s.n)) }
+
+// probeEmpty returns the first empty slot at or after slot i.
+func (s *shard) probeEmpty(i int) int {
+	for le.Uint16(s.slots[i*slotSize:]) != 0 {
 		i++
 		if i == s.n {
 			i = 0
@@ -250,10 +286,10 @@ func (s *shard) emptySlot(h uint64) int {
 	return i
 }
 
-func (s *shard) setSlot(i int, tag byte, ref uint32) {
+func (s *shard) setSlot(i int, tag uint16, ref uint32) {
 	p := i * slotSize
-	s.slots[p] = tag
-	le.PutUint32(s.slots[p+1:], ref)
+	le.PutUint16(s.slots[p:], tag)
+	le.PutUint32(s.slots[p+2:], ref)
 }
 
 // removeSlot empties slot i by backward-shift deletion: every following
@@ -268,12 +304,10 @@ func (s *shard) removeSlot(i int) {
 			j = 0
 		}
 		p := j * slotSize
-		if s.slots[p] == 0 {
+		if le.Uint16(s.slots[p:]) == 0 {
 			break
 		}
-		ref := le.Uint32(s.slots[p+1:])
-		h := xxhash.Sum64(recKey(s.rec(ref)))
-		dHome := j - home(h, n) // distance from the entry's home to j
+		dHome := j - s.slotHome(j) // distance from the entry's home to j
 		if dHome < 0 {
 			dHome += n
 		}
@@ -301,10 +335,10 @@ func (s *shard) compact() {
 	na.largeBytes = s.largeBytes
 	for j := 0; j < s.n; j++ {
 		p := j * slotSize
-		if s.slots[p] == 0 {
+		if le.Uint16(s.slots[p:]) == 0 {
 			continue
 		}
-		ref := le.Uint32(s.slots[p+1:])
+		ref := le.Uint32(s.slots[p+2:])
 		rec := s.rec(ref)
 		var nref uint32
 		if ref&largeBit != 0 {
@@ -319,7 +353,7 @@ func (s *shard) compact() {
 		if le.Uint64(rec)&expiryFlag != 0 {
 			exp[nref] = s.expiry[ref]
 		}
-		le.PutUint32(s.slots[p+1:], nref)
+		le.PutUint32(s.slots[p+2:], nref)
 	}
 	na.chunks = shrinkCap(na.chunks)
 	na.large = shrinkCap(na.large)
@@ -339,10 +373,10 @@ func shrinkCap(x [][]byte) [][]byte {
 func (s *shard) snapshot(keys []byte, ents []snapEntry) ([]byte, []snapEntry) {
 	for j := 0; j < s.n; j++ {
 		p := j * slotSize
-		if s.slots[p] == 0 {
+		if le.Uint16(s.slots[p:]) == 0 {
 			continue
 		}
-		ref := le.Uint32(s.slots[p+1:])
+		ref := le.Uint32(s.slots[p+2:])
 		rec := s.rec(ref)
 		k := recKey(rec)
 		ents = append(ents, snapEntry{off: len(keys), n: len(k), e: s.decode(ref, rec)})
