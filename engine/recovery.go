@@ -35,6 +35,11 @@ type recovery struct {
 	// is complete before any put is loaded and read-only afterwards.
 	tombs map[string]uint64
 
+	// walBytes is the size of all log files; reserved is set once the
+	// keydir was sized for their records (see replayReserve).
+	walBytes int64
+	reserved bool
+
 	mu sync.Mutex // guards db.seq and the stats while pass 2 runs in parallel
 }
 
@@ -446,6 +451,11 @@ func (r *recovery) loadWAL() error {
 		}
 		ids = append(ids, id)
 	}
+	for _, id := range ids {
+		if fi, err := db.fs.Stat(walPath(db.dir, id)); err == nil {
+			r.walBytes += fi.Size()
+		}
+	}
 	// Names sort in id order because ids are zero-padded.
 	for i, id := range ids {
 		kept, err := r.recoverWALFile(id, i == len(ids)-1)
@@ -459,7 +469,29 @@ func (r *recovery) loadWAL() error {
 			r.maxID = max(r.maxID, id)
 		}
 	}
+	if r.reserved {
+		db.kd.Fit()
+	}
 	return nil
+}
+
+// replaySample is how many records of the log recovery reads before it
+// sizes the keydir for the rest.
+const replaySample = 4096
+
+// replayReserve sizes the keydir for the log being replayed once the
+// first replaySample records (spanning bytes bytes of the files left)
+// show the average record size: every record is assumed to be a new key,
+// so growing the tables on the way (rehashing every key about five times)
+// is avoided. Where keys repeat, the estimate is too high and loadWAL's
+// Fit gives the excess back.
+func (r *recovery) replayReserve(bytes int64) {
+	r.reserved = true
+	if bytes <= 0 {
+		return
+	}
+	est := float64(r.walBytes) * replaySample / float64(bytes)
+	r.db.kd.Reserve(r.db.kd.Len() + int(min(est, 1<<31)))
 }
 
 // recoverWALFile applies one log file to the keydir. A torn tail is
@@ -482,6 +514,8 @@ func (r *recovery) recoverWALFile(id uint32, newest bool) (kept bool, err error)
 	r.byID[id] = f
 	s := datafile.NewScanner(file, path, size)
 	records := 0
+	apply := newWALApplier(r)
+	defer apply.finish() // before any return: workers read r.byID
 	for s.Next() {
 		if records == 0 && s.FileID() != id {
 			return false, fmt.Errorf("simplekv: %w", &datafile.CorruptError{Path: path, Offset: 0,
@@ -489,24 +523,17 @@ func (r *recovery) recoverWALFile(id uint32, newest bool) (kept bool, err error)
 		}
 		records++
 		h := s.Header()
+		if records == replaySample && !r.reserved {
+			r.replayReserve(s.Offset() + h.Size() - datafile.FileHeaderSize)
+		}
 		db.seq = max(db.seq, h.Seq)
 		tomb := h.Flags&datafile.FlagTombstone != 0
 		f.noteRecord(h.Seq, h.Expiry, tomb, h.Size())
-		if tomb {
-			if prev, removed := db.kd.Delete(s.Key(), h.Seq); removed {
-				if pf := r.byID[prev.FileID]; pf != nil {
-					pf.dead.Add(int64(prev.Size))
-				}
-			}
-			continue
-		}
-		// An expired put goes in like any other (readers do not see it):
-		// like a delete it must hide older versions of its key until a
-		// merge turns it into a delete marker.
-		r.put(f, s.Key(), keydir.Entry{
+		apply.add(f, s.Key(), keydir.Entry{
 			FileID: id, Offset: uint32(s.Offset()), Size: uint32(h.Size()), Seq: h.Seq, Expiry: h.Expiry,
-		})
+		}, tomb)
 	}
+	apply.finish()
 	if err := s.Err(); err != nil {
 		return false, fmt.Errorf("simplekv: recover: %w", err)
 	}

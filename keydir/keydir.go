@@ -113,6 +113,28 @@ func (k *Keydir) Reserve(n int) {
 	}
 }
 
+// Fit shrinks every table that is less than fitLoadPct full to the size
+// organic growth would give it, so that a Reserve for more keys than
+// arrived does not keep its memory. Recovery calls it after reserving for
+// an estimate.
+func (k *Keydir) Fit() {
+	for i := range k.shards {
+		s := &k.shards[i]
+		s.mu.Lock()
+		if s.n > minSlots && s.count*100 < s.n*fitLoadPct {
+			if s.count == 0 {
+				s.reset()
+			} else {
+				s.resize(slotsFor(s.count))
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// fitLoadPct is the load below which Fit shrinks a table.
+const fitLoadPct = 50
+
 // reserveLoadPct is the load Reserve sizes tables for; below maxLoadPct so
 // that per keys never trigger a grow.
 const reserveLoadPct = 80

@@ -907,6 +907,37 @@ func TestReserveKeepsContentsAndAvoidsGrowth(t *testing.T) {
 	require.Greater(t, k.MemoryBytes(), before)
 }
 
+func TestFitGivesBackAnOverReserve(t *testing.T) {
+	buf := make([]byte, 16)
+	organic := New()
+	for i := range 50_000 {
+		organic.Put(key16(buf, uint64(i)), ent(1, uint32(i), uint64(i)+1))
+	}
+	k := New()
+	k.Reserve(200_000) // four times too many
+	for i := range 50_000 {
+		k.Put(key16(buf, uint64(i)), ent(1, uint32(i), uint64(i)+1))
+	}
+	require.Greater(t, k.MemoryBytes(), organic.MemoryBytes()*5/4)
+	k.Fit()
+	checkInvariants(t, k)
+	require.LessOrEqual(t, k.MemoryBytes(), organic.MemoryBytes()*21/20, "Fit left the reserve")
+	for i := range 50_000 {
+		e, ok := k.Get(key16(buf, uint64(i)))
+		require.True(t, ok)
+		require.Equal(t, ent(1, uint32(i), uint64(i)+1), e)
+	}
+	// Tables reserved for the right count are (nearly all) left alone.
+	exact := New()
+	exact.Reserve(50_000)
+	for i := range 50_000 {
+		exact.Put(key16(buf, uint64(i)), ent(1, uint32(i), uint64(i)+1))
+	}
+	m := exact.MemoryBytes()
+	exact.Fit()
+	require.InEpsilon(t, m, exact.MemoryBytes(), 0.01)
+}
+
 func TestShardOf(t *testing.T) {
 	k := New()
 	for i := 0; i < 10000; i++ {
