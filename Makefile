@@ -12,7 +12,7 @@ CI_FUZZ_DIRS    ?= 20000x
 CRASH_KILLS ?= 1000
 SWEEP_STEPS ?= 2000
 
-.PHONY: all build test test-short bench bench-large bench-go fuzz lint crash sweep clean
+.PHONY: all build test test-short bench bench-large bench-readme bench-go fuzz lint crash sweep clean
 
 all: build test
 
@@ -33,17 +33,30 @@ test:
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
 
-## bench: kvbench on its embedded default (temp dir, 1M keys, 16 B keys, 100 B values).
+## bench: kvbench on its default: simplekv against bbolt, badger, pebble and
+## goleveldb, 1M keys, 16 B keys, 100 B values, temp dir (about 2 minutes).
 bench:
 	$(GO) run ./cmd/kvbench
 
-## bench-large: kvbench with 10M keys (a few minutes; needs about 4 GiB of disk).
+## bench-large: kvbench with 10M keys (about 15 minutes; a few GiB of disk per engine at a time).
 bench-large:
 	$(GO) run ./cmd/kvbench -n 10000000
 
-## bench-go: the testing.B benchmarks (benchstat-friendly output).
+## bench-readme: kvbench on its default, writing docs/bench/ (results.json,
+## results.md, chart.svg, chart.png) and the README's results section (between
+## the <!-- kvbench:begin --> and <!-- kvbench:end --> lines).
+bench-readme:
+	$(GO) run ./cmd/kvbench -out docs/bench -readme README.md
+
+## bench-go: the testing.B benchmarks (benchstat-friendly output). The package
+## benchmarks run 5 times; bench/ (every kvbench workload on every engine, about
+## 1.5 minutes a round because the peers are slow) BENCH_COUNT times, default 1.
+## To compare commits: make bench-go BENCH_COUNT=5 > new.txt; benchstat old.txt new.txt
+## (or narrow it: go test -run '^$$' -bench '/simplekv$$' -count 5 ./bench/).
+BENCH_COUNT ?= 1
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./engine/ ./keydir/ ./datafile/ ./hintfile/
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -timeout 60m ./bench/
 
 ## fuzz: each fuzz target for FUZZTIME. (A bare "context deadline exceeded"
 ## with no reproducer written is go.dev/issue/75804, not a finding.)

@@ -48,4 +48,27 @@
 //
 // A DB is safe for concurrent use by multiple goroutines, as every wrapped
 // engine is.
+//
+// # Workloads
+//
+// The per-operation logic of kvbench's workloads lives here too, so that
+// the command (cmd/kvbench) and the Go benchmarks (bench_bench_test.go:
+// BenchmarkFillRand/simplekv, ...) run the same code:
+//
+//   - gen.go: Generator makes keys (hashed and so scattered, or sorted with
+//     SeqKey) and values (random, or about 2x compressible) as pure
+//     functions of (seed, index, version); Perm is a seeded permutation of
+//     [0, n) that needs no memory.
+//   - zipf.go: Zipf, YCSB's scrambled Zipfian key choice (theta 0.99, hot
+//     keys scattered by a permutation).
+//   - workload.go: Keyspace tracks the version every key holds so that each
+//     read is checked, even while updates race it; OrderWriter (fills and
+//     overwrites), MixWorker (uniform and Zipfian reads, YCSB A, B and C)
+//     and FreshWriter (synced writers) each do one operation per Step;
+//     Keyspace.Load is the untimed bulk load through Loader.
+//
+// Run the Go benchmarks with
+//
+//	go test -run '^$' -bench . ./bench/                 # every engine, about 1.5 minutes
+//	go test -run '^$' -bench '/simplekv$' -count 5 ./bench/ | benchstat -
 package bench

@@ -1,98 +1,196 @@
-// Command kvbench is simplekv's throughput and latency benchmark.
+// Command kvbench compares simplekv with the engines a user would choose
+// instead: go.etcd.io/bbolt, github.com/dgraph-io/badger/v4,
+// github.com/cockroachdb/pebble/v2 and github.com/syndtr/goleveldb, side by
+// side, in one process on one machine.
 //
-// With no arguments it runs the embedded default: a fresh temporary
-// directory (removed afterwards), 1M keys of 16 bytes with 100-byte
-// incompressible values, and every phase, printing a table to stdout:
+// With no arguments it runs the default: every engine, every default
+// workload, 1M keys of 16 bytes with 100-byte incompressible values, in a
+// fresh temporary directory (removed afterwards), and prints a table per
+// workload and a summary against the goals of issue 6:
 //
-//	go run ./cmd/kvbench
+//	go run ./cmd/kvbench                     # make bench; just under 2 minutes on 2 cores
+//	go run ./cmd/kvbench -n 10000000         # make bench-large
+//	go run ./cmd/kvbench -out docs/bench -readme README.md   # make bench-readme
 //
-// # Phases
+// # Fairness
 //
-// Phases always run in this order; -phases selects a subset, and a phase
-// that needs a filled main DB fills it first (that row is marked with *).
+// Every engine is driven through package bench (bench.DB: Put, Get,
+// Delete, Sync, Close), whose doc comment states the rules and whose
+// adapters (bench/simplekv.go, bbolt.go, badger.go, pebble.go,
+// goleveldb.go) say how each engine is configured: the same durability in
+// a run (each main database with bench.Config{Sync: false}, the sync-*
+// databases with Sync: true), the same 64 MiB read cache where an engine
+// has one, one write per Put (no batching behind the caller's back), bulk
+// loading (bench.Loader) only for untimed setup. kvbench and the Go
+// benchmarks in bench/ run the same per-operation code (bench/workload.go).
 //
-//	fill            every key once, random order, SyncWrites off, one
-//	                goroutine, then db.Sync (inside the timed span)
-//	read-random     random Gets of existing keys from -readers goroutines:
-//	                n reads in all, or for -read-duration; every value is
-//	                checked against the generator and a wrong one is fatal
-//	overwrite       every key again with a new value version, like fill
-//	sync-1          SyncWrites on, one writer, for -sync-duration, into a
-//	                fresh DB of its own
-//	sync-<writers>  the same with -writers concurrent writers (default 16,
-//	                so sync-16), showing group commit
-//	reopen          Close and Open of the filled DB: open time, recovery
-//	                time and scan rate; then a sample of keys is read back
-//	heap/key        runtime heap per key: HeapAlloc after a GC with the DB
-//	                closed against after a GC with it reopened, and
-//	                Stats().KeydirBytes per key
-//	reopen-hints    the main DB's reopen from hint files against its
-//	                reopen from the log: the log replay is the reopen
-//	                row's (measured here if reopen did not run); then
-//	                db.Compact() (its time, disk bytes before and after),
-//	                Close, and Open from last_state/ and its hints: open
-//	                time, RecoveryHintsDuration and RecoveryLogDuration,
-//	                records loaded, heap per key (as heap/key measures it)
-//	                and a sample of keys read back. Fails unless
-//	                Stats().HintFallbacks is 0 and Keys is n
-//	compact         automatic compaction under an overwrite-heavy load, on
-//	                a DB of its own with -compact-file-size files (default
-//	                8 MiB), trigger checks every -compact-interval
-//	                (default 250ms) and the default triggers and
-//	                thresholds: min(n, -compact-keys) keys are filled
-//	                (auto compaction off), the DB reopened with it on, and
-//	                -compact-writers goroutines overwrite random keys for
-//	                -compact-duration (default 10s). A goroutine polls
-//	                Stats().CompactionRunning every millisecond; each Put's
-//	                latency goes to one of two histograms by whether a
-//	                merge was running when it started. Fails if no merge
-//	                completes during the run
+// # Workloads
 //
-// The main DB and the sync-* DBs run with DisableAutoCompaction, so that
-// no background merge lands in the middle of a phase at a time that
-// depends on the machine's speed, and reopen replays a log that was never
-// merged.
+// Each selected engine runs the selected workloads in this order, then the
+// next engine does. -workloads selects a subset (in any order; they
+// always run in this one); a subset that needs a filled main database but
+// not fill-rand gets it filled untimed through bench.Loader.
 //
-// # Table
+//	fill-rand      every one of -n keys once, in a seeded random order, one
+//	               goroutine, one Put each, then Sync, all timed. If
+//	               -max-phase passes first, the timed Puts stop there, the
+//	               Sync is timed, and the rest is written untimed through
+//	               Loader in batches, so the database holds every key; the
+//	               row's ops and notes say how many Puts were timed
+//	heap           Go heap per key: HeapAlloc after two GCs with the filled
+//	               DB open, minus the same before it was opened, over n
+//	               (Go heap only: pebble keeps its cache and memtables in
+//	               cgo memory, bbolt its data in an mmap)
+//	read-uniform   -readers goroutines Get uniformly random keys for
+//	               -duration; every value is checked and a wrong one (or an
+//	               error) fails the run (exit status 1)
+//	read-zipf      the same with Zipfian keys (bench.Zipf: YCSB's theta 0.99,
+//	               hot keys scattered over the key space)
+//	ycsb-a         YCSB workload A: 50% reads, 50% updates (a Put of the
+//	               key's next value version), Zipfian keys, -readers
+//	               goroutines, -duration; reads accept any version the key
+//	               could hold during the Get (bench.Keyspace)
+//	ycsb-b         the same with 95% reads, 5% updates
+//	ycsb-c         the same with 100% reads: read-zipf again, after the
+//	               updates of A and B
+//	overwrite      every key again with its next value version, random
+//	               order, one goroutine, capped like fill-rand; then the
+//	               disk bytes of the directory ("disk after overwrite")
+//	compact        the engine's full compaction (bench.Compacter), timed;
+//	               then the disk bytes ("disk after compaction"). n/a for
+//	               bbolt, which has none
+//	reopen         Close (untimed), then Open plus one Get, timed; then
+//	               -verify-sample keys read back and checked
+//	fill-seq       a fresh DB, keys in ascending byte order
+//	               (bench.Generator.SeqKey), one goroutine, one Put each,
+//	               then Sync, for n keys or -max-phase; then deleted
+//	sync-1         a fresh DB with Config{Sync: true}, one writer Putting
+//	               new random keys for -duration, each Put's latency
+//	               recorded; then deleted
+//	sync-<writers> the same with -writers writers (16: sync-16), showing
+//	               group commit
 //
-// ops, ops/s, per-operation latency percentiles p50, p99 and p99.9 (HDR
-// histograms; concurrent phases keep one per goroutine and merge them),
-// MB/s (10^6 bytes of keys plus values per second; for reopen, data file
-// bytes scanned per second; for reopen-hints, hint file bytes loaded per
-// second) and notes.
+// Two more run only on simplekv and only when -workloads names them (or
+// "all"), each on a database of its own opened with engine options that the
+// comparison does not use:
 //
-// The compact row gives the throughput and latencies of every Put of the
-// run, the merges completed (Stats().Compactions), the share of the time
-// a merge was running and the disk bytes before the run, at its end and
-// after a final explicit Compact, each against the live data (the sum of
-// Stats().Files[].Live) as disk/live. Two indented rows under it split the
-// Puts: no-merge (started with no merge running) and merging (started
-// during one), each with its ops/s over the time spent in that state and
-// its own p50, p99 and p99.9; the merging row's notes give its p99 over the
-// no-merge p99. The JSON report has them as the phase's "parts". A header names the date, Go version,
-// GOMAXPROCS, CPU model, memory, kernel, directory and file system, and the
-// options. -json FILE writes the same data as JSON.
+//	reopen-hints   fills n keys with automatic compaction off, then
+//	               compares the reopen from the log with the reopen from
+//	               hint files after a Compact: open times, recovery split
+//	               (hints, log), records loaded, heap per key after each,
+//	               and a sample of keys read back. Fails unless
+//	               Stats().HintFallbacks is 0 and Keys is n
+//	merge-latency  Put latency outside and during background merges:
+//	               min(n, -merge-keys) keys are filled (auto compaction
+//	               off), the DB reopened with it on, small files
+//	               (-merge-file-size, default 8 MiB) and frequent trigger
+//	               checks (-merge-interval, default 250ms), and
+//	               -merge-writers goroutines overwrite random keys for
+//	               -merge-duration (default 10s). Each Put's latency goes
+//	               to one of two histograms by whether a merge was running
+//	               when it started (polled every millisecond); indented
+//	               rows no-merge and merging show each. Fails if no merge
+//	               completes
+//
+// # Flags
+//
+//	-engines LIST     engines to compare (default all: simplekv, bbolt,
+//	                  badger, pebble, goleveldb)
+//	-workloads LIST   workloads (default: all but reopen-hints and
+//	                  merge-latency; "all": every one). sync-16 names the
+//	                  multi-writer workload whatever -writers is
+//	-n N              keys in each main database (default 1000000)
+//	-key-size B       bytes per key, at least 8 (default 16)
+//	-value-size B     bytes per value (default 100)
+//	-values KIND      incompressible (random bytes, the default) or
+//	                  compressible (the first half a repeated 4-byte
+//	                  pattern: about 2x with snappy, 1.7x at 100 bytes)
+//	-readers N        goroutines of the read and YCSB workloads (default 2)
+//	-writers N        goroutines of sync-<writers> (default 16)
+//	-duration D       length of each timed read, YCSB and sync workload,
+//	                  per engine (default 1s)
+//	-max-phase D      cap on the timed part of fill-rand, overwrite and
+//	                  fill-seq (default 3s)
+//	-dir DIR          benchmark in DIR (empty or absent) and keep the main
+//	                  databases (fresh ones are always deleted); default a
+//	                  temp dir, each engine's part removed once it is done
+//	-out DIR          also write results.json, results.md, chart.svg and
+//	                  chart.png there
+//	-readme FILE      replace the lines between <!-- kvbench:begin --> and
+//	                  <!-- kvbench:end --> in FILE with results.md, the chart
+//	                  linked relative to FILE (needs -out; refused before
+//	                  the run if the markers are missing; only after a run
+//	                  that succeeded)
+//	-seed N           seeds keys, values and every random choice (default 1)
+//	-progress         progress bars and a status line per result on stderr
+//	                  even when it is not a terminal
+//	-verify-sample N  keys checked after reopen and reopen-hints (10000)
+//	-merge-*          merge-latency's keys, writers, duration, file size
+//	                  and trigger interval
+//
+// The default -duration and -max-phase keep `go run ./cmd/kvbench` near
+// two minutes on the 2-core development machine: the peers that write
+// slowest (bbolt, one copy-on-write transaction per Put, and badger) hit
+// the cap in fill-rand, overwrite and fill-seq. Raise both for steadier
+// figures.
+//
+// # Output
+//
+// A header names the date, the command, Go version, GOMAXPROCS, CPU model,
+// memory, the benchmark directory's file system and disk, the kernel and
+// the options. Then one table per workload, one row per engine:
+//
+//	ops       operations timed (fills and overwrites: Puts before the cap)
+//	ops/s     ops over the timed span
+//	p50 p99 p99.9  per-operation latency (HDR histograms, one per goroutine,
+//	          merged; the DB call only, not key generation or checks)
+//	MB/s      10^6 bytes of keys and values per second
+//	disk      the directory's allocated blocks, as du counts them (badger
+//	          preallocates sparse files)
+//	heap/key, heap   the heap workload's figures
+//	time      compact: Compact(); reopen: Open plus one Get
+//	x FIGURE  how many times better than the best peer, where a peer is
+//	          any engine but simplekv: for ops/s higher is better (x =
+//	          ops/s ÷ the best peer's), for latency, time, disk and heap
+//	          lower is better (x = the best peer's ÷ the figure). Above
+//	          1.00x an engine beats every peer; the best peer is at 1.00x.
+//	          sync-* compare p99 with the p99 of the peer with the most
+//	          ops/s
+//
+// The summary gives, for each compared figure, simplekv's value, the best
+// peer's (and its name), the ratio, and the goal of issue 6 where there
+// is one, met or not ("n/a" when a figure is missing). The goals live in
+// one table, goals in compare.go: fill-rand ≥ 3x, read-uniform ≥ 1.2x,
+// read-zipf ≥ 1.5x, overwrite ≥ 3x, sync-16 ≥ 2x with a p99 no worse than
+// the best peer's, reopen ≤ 150 ms, heap ≤ 48 B/key, disk after compaction
+// ≤ the smallest peer's.
+//
+// -out writes results.json (the header, every row with its raw figures
+// and ratios, the summary, and the error of a failed run), results.md (a
+// section for the README: command, machine, date, the chart, the summary
+// and, folded, every table) and a grouped bar chart of every throughput
+// workload, each engine's ops/s relative to the best peer's (chart.svg
+// for the README, chart.png).
 //
 // # Data
 //
-// The key of index i is 8 bytes of a bijective hash of i (big-endian, so
-// unique) padded to -key-size. Values are a pure function of (-seed, i,
-// version), random bytes from a splitmix64 stream; with -compressible the
-// second half repeats a 4-byte pattern, so snappy halves them. Write orders
-// are seeded permutations computed without memory (cycle walking), so they
-// do not disturb the heap measurement.
+// Package bench generates everything (bench/gen.go): the key of index i is
+// 8 bytes of a bijective hash of i (so unique, and scattered) padded to
+// -key-size; fill-seq's keys are i big-endian instead. Values are a pure
+// function of (-seed, i, version). Write orders are seeded permutations
+// computed without memory (cycle walking). Every write of a key writes its
+// next version, and every read is checked against the version the key
+// holds.
 //
 // # Layout of the benchmark directory
 //
-//	<dir>/db         the main DB (fill, read-random, overwrite, reopen,
-//	                 reopen-hints)
-//	<dir>/sync-1     the single-writer SyncWrites DB
-//	<dir>/sync-<w>   the multi-writer SyncWrites DB
-//	<dir>/compact    the compact phase's DB
+//	<dir>/<engine>/db              the main DB (fill-rand ... reopen)
+//	<dir>/<engine>/fill-seq        fill-seq's DB, deleted after it
+//	<dir>/<engine>/sync-1, sync-<w>  the synced DBs, deleted after them
+//	<dir>/simplekv/reopen-hints    reopen-hints' DB
+//	<dir>/simplekv/merge-latency   merge-latency's DB
 //
-// -dir must name an empty or absent directory; it is kept afterwards.
-//
-// Progress bars go to stderr, only when it is a terminal or with -progress.
 // Exit status: 0 on success, 1 when the benchmark failed (an engine error
-// or a wrong value read back), 2 for bad flags.
+// or a wrong value read back; the tables and -out files still show what
+// ran, and results.json has the error), 2 for bad flags.
 package main

@@ -1,92 +1,111 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
-
-	"github.com/simplekv/simplekv/engine"
 )
 
 // Report is the whole result: a header describing the machine and the
-// configuration, and one row per phase. Rows are printed as they are added,
-// so a long run shows its progress and a failed one keeps what it measured.
+// configuration, one entry per workload with a row per engine, and the
+// summary against the goals. It is what results.json holds.
 type Report struct {
-	Header Header         `json:"header"`
-	Phases []*PhaseResult `json:"phases"`
-	Error  string         `json:"error,omitempty"`
-
-	w       io.Writer
-	started bool
+	Header    Header            `json:"header"`
+	Workloads []*WorkloadResult `json:"workloads"`
+	Summary   []SummaryRow      `json:"summary"`
+	Error     string            `json:"error,omitempty"`
 }
 
 // Header describes where and how the benchmark ran.
 type Header struct {
-	Date       string `json:"date"`
-	GoVersion  string `json:"go_version"`
-	OS         string `json:"os"`
-	Arch       string `json:"arch"`
-	GOMAXPROCS int    `json:"gomaxprocs"`
-	NumCPU     int    `json:"num_cpu"`
-	CPU        string `json:"cpu,omitempty"`
-	MemTotal   int64  `json:"mem_total_bytes,omitempty"`
-	Kernel     string `json:"kernel,omitempty"`
-	Dir        string `json:"dir"`
-	DirKept    bool   `json:"dir_kept"`
-	FSType     string `json:"fs_type,omitempty"`
-	Config     Config `json:"config"`
+	Date       string   `json:"date"`
+	Command    string   `json:"command"`
+	GoVersion  string   `json:"go_version"`
+	OS         string   `json:"os"`
+	Arch       string   `json:"arch"`
+	GOMAXPROCS int      `json:"gomaxprocs"`
+	NumCPU     int      `json:"num_cpu"`
+	CPU        string   `json:"cpu,omitempty"`
+	MemTotal   int64    `json:"mem_total_bytes,omitempty"`
+	Kernel     string   `json:"kernel,omitempty"`
+	Dir        string   `json:"dir"`
+	DirKept    bool     `json:"dir_kept"`
+	Disk       DiskInfo `json:"disk"`
+	Config     Config   `json:"config"`
 }
 
 // Config is the benchmark configuration (the flags after defaults).
 type Config struct {
-	N                  int      `json:"n"`
-	KeySize            int      `json:"key_size"`
-	ValueSize          int      `json:"value_size"`
-	Readers            int      `json:"readers"`
-	Writers            int      `json:"writers"`
-	SyncDuration       string   `json:"sync_duration"`
-	ReadDuration       string   `json:"read_duration,omitempty"`
-	Compressible       bool     `json:"compressible"`
-	DisableCompression bool     `json:"disable_compression"`
-	CacheSize          int64    `json:"cache_size"`
-	Seed               uint64   `json:"seed"`
-	Phases             []string `json:"phases"`
-	Engine             string   `json:"engine_options"`
-	// The compact phase's settings.
-	CompactKeys     int    `json:"compact_keys"` // keys it uses: min(n, -compact-keys)
-	CompactWriters  int    `json:"compact_writers"`
-	CompactDuration string `json:"compact_duration"`
-	CompactFileSize int64  `json:"compact_file_size"`
-	CompactInterval string `json:"compact_interval"`
+	Engines      []string `json:"engines"`
+	Workloads    []string `json:"workloads"`
+	N            int      `json:"n"`
+	KeySize      int      `json:"key_size"`
+	ValueSize    int      `json:"value_size"`
+	Values       string   `json:"values"`
+	Readers      int      `json:"readers"`
+	Writers      int      `json:"writers"`
+	Duration     string   `json:"duration"`
+	MaxPhase     string   `json:"max_phase"`
+	Seed         uint64   `json:"seed"`
+	VerifySample int      `json:"verify_sample"`
+	// merge-latency's settings, when it runs.
+	Merge *MergeConfig `json:"merge_latency,omitempty"`
 }
 
-// PhaseResult is one row of the table.
-type PhaseResult struct {
-	Name      string   `json:"phase"`
-	Ops       int64    `json:"ops"`
+// MergeConfig is the configuration of merge-latency.
+type MergeConfig struct {
+	Keys     int    `json:"keys"` // keys it uses: min(n, -merge-keys)
+	Writers  int    `json:"writers"`
+	Duration string `json:"duration"`
+	FileSize int64  `json:"file_size"`
+	Interval string `json:"interval"`
+}
+
+// WorkloadResult is one workload's rows, one per engine in run order.
+type WorkloadResult struct {
+	Name    string    `json:"workload"`
+	About   string    `json:"about"`
+	Results []*Result `json:"results"`
+
+	w *workload
+}
+
+// Result is one engine's figures for one workload (or, in Parts, one
+// group of its operations).
+type Result struct {
+	Engine string `json:"engine,omitempty"`
+	Part   string `json:"part,omitempty"`
+	// NA says why the engine cannot run the workload (bbolt has no
+	// compaction); the row has no figures then.
+	NA string `json:"na,omitempty"`
+	// Ops is the number of timed operations; TotalOps, where larger, also
+	// counts those written untimed after the -max-phase cap.
+	Ops       int64    `json:"ops,omitempty"`
+	TotalOps  int64    `json:"total_ops,omitempty"`
 	Seconds   float64  `json:"seconds,omitempty"`
 	OpsPerSec float64  `json:"ops_per_sec,omitempty"`
 	Latency   *Latency `json:"latency,omitempty"`
-	MBPerSec  *float64 `json:"mb_per_sec,omitempty"` // 10^6 bytes of keys+values per second
-	// Prerequisite marks a phase that ran only because a selected phase
-	// needed it (the fill before -phases read-random, say).
-	Prerequisite bool               `json:"prerequisite,omitempty"`
-	Notes        string             `json:"notes,omitempty"`
-	Extra        map[string]float64 `json:"extra,omitempty"`
-	// Parts splits a phase's operations into groups with latencies of
-	// their own, printed as indented rows under the phase's row: the
-	// compact phase's puts started outside and during merges.
-	Parts []*PhaseResult `json:"parts,omitempty"`
+	// MBPerSec is 10^6 bytes of keys and values per second.
+	MBPerSec *float64 `json:"mb_per_sec,omitempty"`
+	// DiskBytes is the space the engine's directory takes (allocated
+	// blocks, as du counts them).
+	DiskBytes  *int64   `json:"disk_bytes,omitempty"`
+	HeapBytes  *int64   `json:"heap_bytes,omitempty"`
+	HeapPerKey *float64 `json:"heap_bytes_per_key,omitempty"`
+	// VsBestPeer holds, per compared figure, how many times better this
+	// engine is than the best peer (>1: better than every peer).
+	VsBestPeer map[string]float64 `json:"vs_best_peer,omitempty"`
+	Notes      string             `json:"notes,omitempty"`
+	Extra      map[string]float64 `json:"extra,omitempty"`
+	// Parts splits the operations into groups with latencies of their
+	// own (merge-latency: Puts started outside and during merges).
+	Parts []*Result `json:"parts,omitempty"`
 }
 
 // Latency holds per-operation latency percentiles in nanoseconds.
@@ -98,9 +117,9 @@ type Latency struct {
 	Mean float64 `json:"mean_ns"`
 }
 
-// newResult fills the common fields of a timed phase.
-func newResult(name string, ops int64, elapsed time.Duration, h *hdrhistogram.Histogram) *PhaseResult {
-	res := &PhaseResult{Name: name, Ops: ops, Seconds: elapsed.Seconds()}
+// newResult fills the common fields of a timed run.
+func newResult(engine string, ops int64, elapsed time.Duration, h *hdrhistogram.Histogram) *Result {
+	res := &Result{Engine: engine, Ops: ops, Seconds: elapsed.Seconds()}
 	if elapsed > 0 {
 		res.OpsPerSec = float64(ops) / elapsed.Seconds()
 	}
@@ -117,7 +136,7 @@ func newResult(name string, ops int64, elapsed time.Duration, h *hdrhistogram.Hi
 }
 
 // setMBps sets MB/s from the bytes moved during res.Seconds.
-func (res *PhaseResult) setMBps(bytes int64) {
+func (res *Result) setMBps(bytes int64) {
 	if res.Seconds <= 0 {
 		return
 	}
@@ -125,10 +144,13 @@ func (res *PhaseResult) setMBps(bytes int64) {
 	res.MBPerSec = &v
 }
 
+func (res *Result) setDisk(bytes int64) { res.DiskBytes = &bytes }
+
 // newReport collects the header.
-func newReport(w io.Writer, o *Options, dir string, kept bool, sel map[string]bool) *Report {
+func newReport(o *Options, args []string, engines []string, sel []*workload, dir string, kept bool) *Report {
 	h := Header{
 		Date:       time.Now().Format(time.RFC3339),
+		Command:    commandLine(args),
 		GoVersion:  runtime.Version(),
 		OS:         runtime.GOOS,
 		Arch:       runtime.GOARCH,
@@ -139,180 +161,87 @@ func newReport(w io.Writer, o *Options, dir string, kept bool, sel map[string]bo
 		Kernel:     kernelRelease(),
 		Dir:        dir,
 		DirKept:    kept,
-		FSType:     fsType(dir),
+		Disk:       diskInfo(dir),
 	}
 	c := Config{
-		N:                  o.N,
-		KeySize:            o.KeySize,
-		ValueSize:          o.ValueSize,
-		Readers:            o.Readers,
-		Writers:            o.Writers,
-		SyncDuration:       o.SyncDuration.String(),
-		Compressible:       o.Compressible,
-		DisableCompression: o.NoCompress,
-		CacheSize:          o.Cache,
-		Seed:               o.Seed,
-		Engine:             engineDesc(o),
-		CompactKeys:        o.compactKeys(),
-		CompactWriters:     o.CompactWriters,
-		CompactDuration:    o.CompactDuration.String(),
-		CompactFileSize:    o.CompactFileSize,
-		CompactInterval:    o.CompactInterval.String(),
+		Engines:      engines,
+		N:            o.N,
+		KeySize:      o.KeySize,
+		ValueSize:    o.ValueSize,
+		Values:       o.Values,
+		Readers:      o.Readers,
+		Writers:      o.Writers,
+		Duration:     o.Duration.String(),
+		MaxPhase:     o.MaxPhase.String(),
+		Seed:         o.Seed,
+		VerifySample: o.VerifySample,
 	}
-	if o.ReadDuration > 0 {
-		c.ReadDuration = o.ReadDuration.String()
+	for _, w := range sel {
+		c.Workloads = append(c.Workloads, w.displayName(o.Writers))
 	}
-	for _, p := range allPhases {
-		if sel[p] {
-			if p == phaseSyncN {
-				p = o.syncNName()
-			}
-			c.Phases = append(c.Phases, p)
+	if selected(sel, wMergeLatency) {
+		c.Merge = &MergeConfig{
+			Keys:     o.mergeKeys(),
+			Writers:  o.MergeWriters,
+			Duration: o.MergeDuration.String(),
+			FileSize: o.MergeFileSize,
+			Interval: o.MergeInterval.String(),
 		}
 	}
 	h.Config = c
-	return &Report{Header: h, w: w, Phases: []*PhaseResult{}}
+	return &Report{Header: h, Workloads: []*WorkloadResult{}, Summary: []SummaryRow{}}
 }
 
-func engineDesc(o *Options) string {
-	var parts []string
-	parts = append(parts, "SyncWrites=false (true in sync-* phases)")
-	switch {
-	case o.Cache == 0:
-		parts = append(parts, fmt.Sprintf("CacheSize=default (%s)", fmtBytes(engine.DefaultCacheSize)))
-	case o.Cache < 0:
-		parts = append(parts, "CacheSize=off")
-	default:
-		parts = append(parts, "CacheSize="+fmtBytes(o.Cache))
+// commandLine is the command that reproduces the run.
+func commandLine(args []string) string {
+	parts := []string{"go run ./cmd/kvbench"}
+	for _, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\"'$`\\|&;<>*?") {
+			a = strconv.Quote(a)
+		}
+		parts = append(parts, a)
 	}
-	if o.NoCompress {
-		parts = append(parts, "DisableCompression=true")
-	} else {
-		parts = append(parts, "compression=snappy (default)")
-	}
-	parts = append(parts, "DisableAutoCompaction=true (except in compact)", "other fields default")
-	return strings.Join(parts, ", ")
+	return strings.Join(parts, " ")
 }
 
-// Table layout: name, right-aligned numbers, then free-form notes.
-var columns = []struct {
-	title string
-	width int
-}{
-	{"phase", 12}, {"ops", 10}, {"ops/s", 11}, {"p50", 9}, {"p99", 9}, {"p99.9", 9}, {"MB/s", 8}, {"notes", 0},
-}
-
-func (rp *Report) printHeader() {
-	h := rp.Header
-	c := h.Config
-	var b strings.Builder
-	fmt.Fprintf(&b, "kvbench   %s\n", h.Date)
-	fmt.Fprintf(&b, "go        %s %s/%s, GOMAXPROCS=%d, NumCPU=%d\n", h.GoVersion, h.OS, h.Arch, h.GOMAXPROCS, h.NumCPU)
-	if h.CPU != "" {
-		fmt.Fprintf(&b, "cpu       %s\n", h.CPU)
-	}
-	if h.MemTotal > 0 {
-		fmt.Fprintf(&b, "memory    %s\n", fmtBytes(h.MemTotal))
-	}
-	if h.Kernel != "" {
-		fmt.Fprintf(&b, "kernel    %s\n", h.Kernel)
-	}
-	where := "temp, removed afterwards"
-	if h.DirKept {
-		where = "kept"
-	}
-	if h.FSType != "" {
-		where += ", " + h.FSType
-	}
-	fmt.Fprintf(&b, "dir       %s (%s)\n", h.Dir, where)
-	vals := "incompressible"
-	if c.Compressible {
-		vals = "~2x compressible"
-	}
-	reads := fmt.Sprintf("reads=%d", c.N)
-	if c.ReadDuration != "" {
-		reads = "read-duration=" + c.ReadDuration
-	}
-	fmt.Fprintf(&b, "workload  n=%d key=%dB value=%dB (%s) readers=%d %s writers=%d sync-duration=%s seed=%d\n",
-		c.N, c.KeySize, c.ValueSize, vals, c.Readers, reads, c.Writers, c.SyncDuration, c.Seed)
-	fmt.Fprintf(&b, "engine    %s\n", c.Engine)
-	if slices.Contains(c.Phases, phaseCompact) {
-		fmt.Fprintf(&b, "compact   keys=%d writers=%d duration=%s; own DB: MaxFileSize=%s CompactionInterval=%s, default triggers and thresholds\n",
-			c.CompactKeys, c.CompactWriters, c.CompactDuration, fmtBytes(c.CompactFileSize), c.CompactInterval)
-	}
-	fmt.Fprintf(&b, "phases    %s\n", strings.Join(c.Phases, ","))
-	b.WriteString("\n")
-	cells := make([]string, len(columns))
-	for i, col := range columns {
-		cells[i] = col.title
-	}
-	b.WriteString(formatRow(cells))
-	io.WriteString(rp.w, b.String())
-}
-
-func formatRow(cells []string) string {
-	var b strings.Builder
-	for i, col := range columns {
-		switch {
-		case i == 0:
-			fmt.Fprintf(&b, "%-*s", col.width, cells[i])
-		case col.width == 0:
-			b.WriteString("  " + cells[i])
-		default:
-			fmt.Fprintf(&b, " %*s", col.width, cells[i])
+// add records res as engine's row of workload w (display name name).
+func (rp *Report) add(w *workload, name string, res *Result) {
+	var wr *WorkloadResult
+	for _, x := range rp.Workloads {
+		if x.w == w {
+			wr = x
 		}
 	}
-	return strings.TrimRight(b.String(), " ") + "\n"
+	if wr == nil {
+		wr = &WorkloadResult{Name: name, About: w.about, w: w}
+		rp.Workloads = append(rp.Workloads, wr)
+	}
+	wr.Results = append(wr.Results, res)
 }
 
-// add records res and prints its row (and, first, the header).
-func (rp *Report) add(res *PhaseResult) error {
-	if !rp.started {
-		rp.printHeader()
-		rp.started = true
-	}
-	rp.Phases = append(rp.Phases, res)
-	name := res.Name
-	if res.Prerequisite {
-		name += "*"
-	}
-	row := resultRow(name, res)
-	for _, p := range res.Parts {
-		row += resultRow("  "+p.Name, p)
-	}
-	_, err := io.WriteString(rp.w, row)
-	return err
-}
-
-// resultRow formats one row of the table.
-func resultRow(name string, res *PhaseResult) string {
-	cells := []string{name, strconv.FormatInt(res.Ops, 10), "-", "-", "-", "-", "-", res.Notes}
-	if res.OpsPerSec > 0 {
-		cells[2] = strconv.FormatFloat(res.OpsPerSec, 'f', 0, 64)
-	}
-	if l := res.Latency; l != nil {
-		cells[3] = fmtDur(time.Duration(l.P50))
-		cells[4] = fmtDur(time.Duration(l.P99))
-		cells[5] = fmtDur(time.Duration(l.P999))
-	}
-	if res.MBPerSec != nil {
-		cells[6] = strconv.FormatFloat(*res.MBPerSec, 'f', 1, 64)
-	}
-	return formatRow(cells)
-}
-
-// finish prints the header if no row was printed and a footnote.
-func (rp *Report) finish() {
-	if !rp.started {
-		rp.printHeader()
-		rp.started = true
-	}
-	for _, p := range rp.Phases {
-		if p.Prerequisite {
-			io.WriteString(rp.w, "* ran as a prerequisite of a selected phase\n")
-			break
+// sortWorkloads puts the workloads in canonical order (engines run one
+// after the other, so a workload first seen on a later engine, such as
+// the simplekv-only ones, would otherwise sit out of place).
+func (rp *Report) sortWorkloads() {
+	var out []*WorkloadResult
+	for _, w := range workloads {
+		for _, wr := range rp.Workloads {
+			if wr.w == w {
+				out = append(out, wr)
+			}
 		}
 	}
+	rp.Workloads = out
+}
+
+// workload returns the results of the workload shown as name, or nil.
+func (rp *Report) workload(name string) *WorkloadResult {
+	for _, wr := range rp.Workloads {
+		if wr.Name == name {
+			return wr
+		}
+	}
+	return nil
 }
 
 // writeJSON writes the report to path.
@@ -349,6 +278,31 @@ func sig3(x float64) string {
 	}
 }
 
+// fmtCount prints a count or rate with three significant digits and a k or
+// M suffix: 950, 12.3k, 1.02M.
+func fmtCount(x float64) string {
+	switch {
+	case x < 1000:
+		return strconv.FormatFloat(x, 'f', 0, 64)
+	case x < 999_500:
+		return sig3(x/1e3) + "k"
+	default:
+		return sig3(x/1e6) + "M"
+	}
+}
+
+// fmtKeys prints a key count: 1M, 250k, 1500.
+func fmtKeys(n int) string {
+	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0:
+		return strconv.Itoa(n/1_000_000) + "M"
+	case n >= 1000 && n%1000 == 0:
+		return strconv.Itoa(n/1000) + "k"
+	default:
+		return strconv.Itoa(n)
+	}
+}
+
 // fmtBytes prints a byte count in IEC units with three significant digits.
 func fmtBytes(n int64) string {
 	neg := ""
@@ -369,51 +323,4 @@ func fmtBytes(n int64) string {
 	return "" // unreachable
 }
 
-// cpuModel is the first "model name" of /proc/cpuinfo, if there is one.
-func cpuModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		k, v, ok := strings.Cut(s.Text(), ":")
-		if ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
-
-// memTotal is MemTotal of /proc/meminfo in bytes, or 0.
-func memTotal() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	for line := range bytes.Lines(b) {
-		rest, ok := bytes.CutPrefix(line, []byte("MemTotal:"))
-		if !ok {
-			continue
-		}
-		f := strings.Fields(string(rest))
-		if len(f) == 0 {
-			return 0
-		}
-		kb, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return 0
-		}
-		return kb << 10
-	}
-	return 0
-}
-
-func kernelRelease() string {
-	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
-}
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

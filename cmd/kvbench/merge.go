@@ -4,23 +4,31 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/simplekv/simplekv/bench"
 	"github.com/simplekv/simplekv/engine"
 )
 
-// Names of the compact phase's two latency rows.
+// merge-latency writes version 1 of every key, then overwrites random keys
+// with version 2.
+const (
+	versionFill      = 1
+	versionOverwrite = 2
+)
+
+// Names of merge-latency's two latency rows.
 const (
 	partNoMerge = "no-merge"
 	partMerging = "merging"
 )
 
-// mergePollInterval is how often the compact phase asks the DB whether a
+// mergePollInterval is how often merge-latency asks the DB whether a
 // merge is running. Writers read the answer from an atomic.Bool, since
 // Stats takes every keydir and cache shard lock and is too heavy per Put.
 const mergePollInterval = time.Millisecond
@@ -81,44 +89,44 @@ func (w *mergeWatcher) finish() {
 	<-w.done
 }
 
-// compactFill writes every one of keys once (version 1) in a seeded random
+// mergeFill writes every one of keys once (version 1) in a seeded random
 // order, then syncs.
-func (r *runner) compactFill(db *engine.DB, keys uint64) (time.Duration, error) {
-	p := newPerm(keys, r.opts.Seed^0x636f6d70616374)
-	kb := make([]byte, r.opts.KeySize)
-	vb := make([]byte, r.opts.ValueSize)
-	tr := r.startProgress(phaseCompact+" fill", int64(keys))
+func (r *runner) mergeFill(db *engine.DB, keys uint64) (time.Duration, error) {
+	p := bench.NewPerm(keys, r.o.Seed^0x636f6d70616374)
+	kb := make([]byte, r.o.KeySize)
+	vb := make([]byte, r.o.ValueSize)
+	tr := newTracker(r.errw, r.progress, wMergeLatency+": fill", int64(keys))
 	defer tr.finish()
 	start := time.Now()
 	for j := range keys {
-		i := p.at(j)
-		if err := db.Put(r.gen.key(kb, i), r.gen.value(vb, i, versionFill)); err != nil {
-			return 0, fmt.Errorf("%s: fill: put of index %d: %w", phaseCompact, i, err)
+		i := p.At(j)
+		if err := db.Put(r.gen.Key(kb, i), r.gen.Value(vb, i, versionFill)); err != nil {
+			return 0, fmt.Errorf("%s: fill: put of index %d: %w", wMergeLatency, i, err)
 		}
 		if j%progressBatch == progressBatch-1 {
 			tr.add(progressBatch)
 		}
 	}
 	if err := db.Sync(); err != nil {
-		return 0, fmt.Errorf("%s: fill: sync: %w", phaseCompact, err)
+		return 0, fmt.Errorf("%s: fill: sync: %w", wMergeLatency, err)
 	}
 	return time.Since(start), nil
 }
 
-// compactRun is what the overwrite run of the compact phase measured.
-type compactRun struct {
+// mergeRun is what the overwrite run of merge-latency measured.
+type mergeRun struct {
 	ops, opsMerging int64
 	idle, merging   *hdrhistogram.Histogram
 	elapsed         time.Duration
 	watch           *mergeWatcher
 }
 
-// compactOverwrite runs opts.CompactWriters goroutines that overwrite
+// mergeOverwrite runs opts.CompactWriters goroutines that overwrite
 // random keys of [0, keys) with version 2 for opts.CompactDuration. Each
 // Put's latency goes to the merging histogram if the watcher said a merge
 // was running when the Put started, else to the idle one.
-func (r *runner) compactOverwrite(db *engine.DB, keys uint64) (*compactRun, error) {
-	writers := r.opts.CompactWriters
+func (r *runner) mergeOverwrite(db *engine.DB, keys uint64) (*mergeRun, error) {
+	writers := r.o.MergeWriters
 	idle := make([]*hdrhistogram.Histogram, writers)
 	merging := make([]*hdrhistogram.Histogram, writers)
 	counts := make([]int64, writers)
@@ -127,17 +135,17 @@ func (r *runner) compactOverwrite(db *engine.DB, keys uint64) (*compactRun, erro
 	for g := range writers {
 		idle[g], merging[g] = newHist(), newHist()
 	}
-	tr := r.startProgress(phaseCompact, 0)
+	tr := newTimeTracker(r.errw, r.progress, wMergeLatency, r.o.MergeDuration)
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	watch := watchMerges(db)
 	start := time.Now()
-	deadline := start.Add(r.opts.CompactDuration)
+	deadline := start.Add(r.o.MergeDuration)
 	for g := range writers {
 		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(r.opts.Seed, 0x636f6d70+uint64(g)))
-			kb := make([]byte, r.opts.KeySize)
-			vb := make([]byte, r.opts.ValueSize)
+			rng := rand.New(rand.NewPCG(r.o.Seed, 0x636f6d70+uint64(g)))
+			kb := make([]byte, r.o.KeySize)
+			vb := make([]byte, r.o.ValueSize)
 			var done, during int64
 			defer func() {
 				counts[g], countsMerging[g] = done, during
@@ -145,8 +153,8 @@ func (r *runner) compactOverwrite(db *engine.DB, keys uint64) (*compactRun, erro
 			}()
 			for !stop.Load() {
 				i := rng.Uint64N(keys)
-				k := r.gen.key(kb, i)
-				v := r.gen.value(vb, i, versionOverwrite)
+				k := r.gen.Key(kb, i)
+				v := r.gen.Value(vb, i, versionOverwrite)
 				inMerge := watch.running.Load()
 				t0 := time.Now()
 				err := db.Put(k, v)
@@ -158,7 +166,7 @@ func (r *runner) compactOverwrite(db *engine.DB, keys uint64) (*compactRun, erro
 					record(idle[g], t1.Sub(t0))
 				}
 				if err != nil {
-					errs[g] = fmt.Errorf("%s: put of index %d: %w", phaseCompact, i, err)
+					errs[g] = fmt.Errorf("%s: put of index %d: %w", wMergeLatency, i, err)
 					stop.Store(true)
 					return
 				}
@@ -179,7 +187,7 @@ func (r *runner) compactOverwrite(db *engine.DB, keys uint64) (*compactRun, erro
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	run := &compactRun{idle: idle[0], merging: merging[0], elapsed: elapsed, watch: watch}
+	run := &mergeRun{idle: idle[0], merging: merging[0], elapsed: elapsed, watch: watch}
 	for g := range writers {
 		run.ops += counts[g]
 		run.opsMerging += countsMerging[g]
@@ -208,28 +216,27 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-// compact is the compact phase: on a DB of its own (root/compact) with
-// small files and frequent trigger checks, it fills min(N, -compact-keys)
-// keys with automatic compaction off, reopens with it on, overwrites
-// random keys from -compact-writers goroutines for -compact-duration,
-// splitting the Put latencies by whether a merge was running, and ends
-// with an explicit full Compact. A run that completes no merge fails: the
-// phase exists to show them.
-func (r *runner) compact() (err error) {
-	const name = phaseCompact
-	o := r.opts
-	dir := filepath.Join(r.root, "compact")
-	keys := uint64(o.compactKeys())
-	settings := fmt.Sprintf("%d writer(s) for %v over %d keys, MaxFileSize %s (-compact-file-size %d), CompactionInterval %v, default triggers",
-		o.CompactWriters, o.CompactDuration, keys, fmtBytes(o.CompactFileSize), o.CompactFileSize, o.CompactInterval)
+// mergeLatency is the merge-latency workload (simplekv only): on a DB of
+// its own (dir) with small files and frequent trigger checks, it fills
+// min(n, -merge-keys) keys with automatic compaction off, reopens with it
+// on, overwrites random keys from -merge-writers goroutines for
+// -merge-duration, splitting the Put latencies by whether a merge was
+// running, and ends with an explicit full Compact. A run that completes no
+// merge fails: the workload exists to show them.
+func (r *runner) mergeLatency(dir string) (err error) {
+	const name = wMergeLatency
+	o := r.o
+	keys := uint64(o.mergeKeys())
+	settings := fmt.Sprintf("%d writer(s) for %v over %d keys, MaxFileSize %s (-merge-file-size %d), CompactionInterval %v, default triggers",
+		o.MergeWriters, o.MergeDuration, keys, fmtBytes(o.MergeFileSize), o.MergeFileSize, o.MergeInterval)
 
 	// Fill with automatic compaction off, so that the run starts from
 	// the same unmerged state whatever the machine's speed.
-	db, err := engine.Open(dir, o.compactEngineOptions(false))
+	db, err := engine.Open(dir, o.mergeEngineOptions(false))
 	if err != nil {
 		return fmt.Errorf("%s: open %s: %w", name, dir, err)
 	}
-	fillDur, err := r.compactFill(db, keys)
+	fillDur, err := r.mergeFill(db, keys)
 	if cerr := db.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("%s: close after fill: %w", name, cerr)
 	}
@@ -237,7 +244,7 @@ func (r *runner) compact() (err error) {
 		return err
 	}
 
-	db, err = engine.Open(dir, o.compactEngineOptions(true))
+	db, err = engine.Open(dir, o.mergeEngineOptions(true))
 	if err != nil {
 		return fmt.Errorf("%s: reopen %s: %w", name, dir, err)
 	}
@@ -245,9 +252,14 @@ func (r *runner) compact() (err error) {
 		if cerr := db.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("%s: close: %w", name, cerr)
 		}
+		if !r.keep {
+			if rerr := os.RemoveAll(dir); err == nil && rerr != nil {
+				err = rerr
+			}
+		}
 	}()
 	before := db.Stats()
-	run, err := r.compactOverwrite(db, keys)
+	run, err := r.mergeOverwrite(db, keys)
 	if err != nil {
 		return err
 	}
@@ -255,7 +267,7 @@ func (r *runner) compact() (err error) {
 	merges := end.Compactions - before.Compactions
 	if merges == 0 {
 		return fmt.Errorf("%s: no merge completed during the run (%s; %d puts, %s written, %d files at the end): "+
-			"give it more time (-compact-duration), smaller files (-compact-file-size) or more frequent checks (-compact-interval)",
+			"give it more time (-merge-duration), smaller files (-merge-file-size) or more frequent checks (-merge-interval)",
 			name, settings, run.ops, fmtBytes(end.BytesWritten-before.BytesWritten), end.DataFiles)
 	}
 
@@ -270,23 +282,23 @@ func (r *runner) compact() (err error) {
 	if final.Keys != int(keys) {
 		return fmt.Errorf("%s: %d keys after the final Compact, want %d", name, final.Keys, keys)
 	}
-	verified, err := r.verifyCompactSample(db, keys)
+	verified, err := r.verifyMergeSample(db, keys)
 	if err != nil {
 		return fmt.Errorf("%s: after the final Compact: %w", name, err)
 	}
 
 	w := run.watch
-	res := newResult(name, run.ops, run.elapsed, mergedHist(run.idle, run.merging))
+	res := newResult(simplekvName, run.ops, run.elapsed, mergedHist(run.idle, run.merging))
 	res.setMBps(run.ops * r.recordBytes())
 	liveEnd, liveFinal := liveBytes(end), liveBytes(final)
 	ampEnd := ratio(float64(end.DiskBytes), float64(liveEnd))
 	ampFinal := ratio(float64(final.DiskBytes), float64(liveFinal))
 	mergingFrac := ratio(w.mergingTime.Seconds(), w.elapsed.Seconds())
 	res.Extra = map[string]float64{
-		"writers":                  float64(o.CompactWriters),
+		"writers":                  float64(o.MergeWriters),
 		"keys":                     float64(keys),
-		"max_file_size":            float64(o.CompactFileSize),
-		"compaction_interval_ms":   ms(o.CompactInterval),
+		"max_file_size":            float64(o.MergeFileSize),
+		"compaction_interval_ms":   ms(o.MergeInterval),
 		"fill_ms":                  ms(fillDur),
 		"merges":                   float64(merges),
 		"merges_seen_starting":     float64(w.starts),
@@ -309,7 +321,7 @@ func (r *runner) compact() (err error) {
 	}
 	res.Notes = fmt.Sprintf("%d writers, %s files, checks every %v; %d merges (%.0f%% of the time), reclaimed %s; "+
 		"disk %s before the run, %s at its end (%.2fx live), %s after a final Compact of %s (%.2fx live); %d keys verified",
-		o.CompactWriters, fmtBytes(o.CompactFileSize), o.CompactInterval, merges, 100*mergingFrac,
+		o.MergeWriters, fmtBytes(o.MergeFileSize), o.MergeInterval, merges, 100*mergingFrac,
 		fmtBytes(end.CompactionReclaimed-before.CompactionReclaimed),
 		fmtBytes(before.DiskBytes), fmtBytes(end.DiskBytes), ampEnd, fmtBytes(final.DiskBytes), fmtDur(compactDur), ampFinal, verified)
 
@@ -317,23 +329,27 @@ func (r *runner) compact() (err error) {
 	if p99 > 0 {
 		res.Extra["p99_merging_over_no_merge"] = p99
 	}
-	res.Parts = []*PhaseResult{idle, merging}
-	return r.report.add(res)
+	res.Parts = []*Result{idle, merging}
+	r.rep.add(workloadByName(name), name, res)
+	r.statusf("%-10s %-14s %d merges; p99 %s outside, %s during", simplekvName, name, merges, fmtP99(idle), fmtP99(merging))
+	return nil
 }
 
-// mergeSplit makes the compact phase's two part rows: the puts started
+// mergeSplit makes merge-latency's two part rows: the puts started
 // with no merge running and those started during one, each with its
 // throughput over the time spent in that state. p99 is the merging p99
 // over the no-merge p99, or 0 if either group is empty.
-func mergeSplit(run *compactRun, recordBytes int64) (idle, merging *PhaseResult, p99 float64) {
+func mergeSplit(run *mergeRun, recordBytes int64) (idle, merging *Result, p99 float64) {
 	w := run.watch
 	mergingFrac := ratio(w.mergingTime.Seconds(), w.elapsed.Seconds())
 	opsIdle := run.ops - run.opsMerging
-	idle = newResult(partNoMerge, opsIdle, max(w.elapsed-w.mergingTime, 0), run.idle)
+	idle = newResult("", opsIdle, max(w.elapsed-w.mergingTime, 0), run.idle)
+	idle.Part = partNoMerge
 	idle.setMBps(opsIdle * recordBytes)
 	idle.Notes = fmt.Sprintf("puts started with no merge running: %.0f%% of puts, %.0f%% of the time",
 		100*ratio(float64(opsIdle), float64(run.ops)), 100*(1-mergingFrac))
-	merging = newResult(partMerging, run.opsMerging, w.mergingTime, run.merging)
+	merging = newResult("", run.opsMerging, w.mergingTime, run.merging)
+	merging.Part = partMerging
 	merging.setMBps(run.opsMerging * recordBytes)
 	merging.Notes = fmt.Sprintf("puts started while a merge ran: %.0f%% of puts, %.0f%% of the time",
 		100*ratio(float64(run.opsMerging), float64(run.ops)), 100*mergingFrac)
@@ -357,26 +373,34 @@ func mergedHist(a, b *hdrhistogram.Histogram) *hdrhistogram.Histogram {
 	return h
 }
 
-// verifyCompactSample reads opts.VerifySample random keys of the compact
+// verifyMergeSample reads -verify-sample random keys of merge-latency's
 // DB (at most keys) and checks that each value is the fill's or the
 // overwrite's (which one depends on whether a writer drew the key).
-func (r *runner) verifyCompactSample(db *engine.DB, keys uint64) (int, error) {
-	count := min(r.opts.VerifySample, int(keys))
-	rng := rand.New(rand.NewPCG(r.opts.Seed, 0x636f6d7076))
-	kb := make([]byte, r.opts.KeySize)
-	scratch := make([]byte, r.opts.ValueSize)
+func (r *runner) verifyMergeSample(db *engine.DB, keys uint64) (int, error) {
+	count := min(r.o.VerifySample, int(keys))
+	rng := rand.New(rand.NewPCG(r.o.Seed, 0x636f6d7076))
+	kb := make([]byte, r.o.KeySize)
+	scratch := make([]byte, r.o.ValueSize)
 	for range count {
 		i := rng.Uint64N(keys)
-		v, err := db.Get(r.gen.key(kb, i))
+		v, err := db.Get(r.gen.Key(kb, i))
 		if err != nil {
 			return 0, fmt.Errorf("get of index %d: %w", i, err)
 		}
-		if r.gen.verify(scratch, v, i, versionOverwrite) == nil {
+		if r.gen.Verify(scratch, v, i, versionOverwrite) == nil {
 			continue
 		}
-		if err := r.gen.verify(scratch, v, i, versionFill); err != nil {
+		if err := r.gen.Verify(scratch, v, i, versionFill); err != nil {
 			return 0, fmt.Errorf("wrong value (neither the fill's nor the overwrite's): %w", err)
 		}
 	}
 	return count, nil
+}
+
+// fmtP99 prints a part's p99, or "-".
+func fmtP99(r *Result) string {
+	if r.Latency == nil {
+		return "-"
+	}
+	return fmtDur(time.Duration(r.Latency.P99))
 }
