@@ -177,3 +177,56 @@ func benchGet(b *testing.B, db *engine.DB, readers int) {
 	}
 	wg.Wait()
 }
+
+// BenchmarkOpen measures Open plus one Get of a directory holding
+// SIMPLEKV_BENCH_OPEN_KEYS keys (default 1M, kvbench's reopen): from=hints
+// after a full compaction (last_state/ with hint files), from=log with
+// everything still in wal/ (replayed record by record).
+func BenchmarkOpen(b *testing.B) {
+	n := uint64(1_000_000)
+	if testing.Short() {
+		n = 50_000
+	}
+	for _, from := range []string{"hints", "log"} {
+		b.Run("from="+from, func(b *testing.B) {
+			dir := b.TempDir()
+			db, err := engine.Open(dir, engine.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			pool := benchValuePool()
+			kb := make([]byte, benchKeySize)
+			for i := range n {
+				if err := db.Put(benchKey(kb, i), pool[i%benchValues]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if from == "hints" {
+				if err := db.Compact(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := db.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				db, err := engine.Open(dir, engine.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := db.Get(benchKey(kb, uint64(i)%n)); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if st := db.Stats(); st.Keys != int(n) {
+					b.Fatalf("reopened with %d keys, want %d", st.Keys, n)
+				}
+				if err := db.Close(); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}

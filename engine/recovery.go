@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -289,7 +290,10 @@ func (r *recovery) loadPuts(files []lsFile) error {
 		go func() {
 			defer wg.Done()
 			expiresAt := make([]int64, len(files))
+			var strays []stray
 			for g := w; g < hintfile.Groups; g += workers {
+				// Group g is shard g: one lock hold loads it all.
+				sw := db.kd.LockShard(g)
 				for i, lf := range files {
 					if lf.hint == nil {
 						continue
@@ -302,10 +306,26 @@ func (r *recovery) loadPuts(files []lsFile) error {
 								exp = neverExpires
 							}
 							expiresAt[i] = max(expiresAt[i], exp)
-							r.put(f, e.Key, keydir.Entry{FileID: f.id, Offset: e.Offset, Size: e.Size, Seq: e.Seq, Expiry: e.Expiry})
+							ke := keydir.Entry{FileID: f.id, Offset: e.Offset, Size: e.Size, Seq: e.Seq, Expiry: e.Expiry}
+							if r.hidden(e.Key, e.Seq) {
+								f.dead.Add(int64(e.Size))
+								return
+							}
+							prev, had, installed, ok := sw.Put(e.Key, ke)
+							if !ok {
+								// hintfile.Open checks the grouping, so this
+								// is not expected; still, never lose a key.
+								strays = append(strays, stray{f: f, key: bytes.Clone(e.Key), e: ke})
+								return
+							}
+							r.accountPut(ke, prev, had, installed)
 						})
 					}
 				}
+				sw.Unlock()
+			}
+			for _, s := range strays {
+				r.put(s.f, s.key, s.e)
 			}
 			for i, lf := range files {
 				if lf.hint == nil && i%workers == w {
@@ -322,6 +342,13 @@ func (r *recovery) loadPuts(files []lsFile) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// stray is a hint entry found in a group that is not its key's shard.
+type stray struct {
+	f   *dataFile
+	key []byte
+	e   keydir.Entry
 }
 
 // openHint opens and checks the hint file of last_state/ file id, whose

@@ -14,6 +14,9 @@
 // guarded by its own sync.RWMutex; the shard of a key is chosen by the top
 // 8 bits of the key's xxhash64. Range never holds a lock while it calls its
 // callback (it copies one shard at a time under the read lock).
+// LockShard hands out one shard's write lock for many Puts of its keys
+// (ShardWriter): recovery loads each hint-file group, which is one shard,
+// under a single lock hold.
 //
 // # Memory layout
 //

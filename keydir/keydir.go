@@ -66,6 +66,39 @@ func (k *Keydir) Put(key []byte, e Entry) (prev Entry, hadPrev bool, installed b
 	return prev, hadPrev, installed
 }
 
+// ShardWriter holds one shard's write lock, so that many keys of that
+// shard can be put under one lock hold. Recovery loads each hint-file
+// group (hintfile.GroupOf is the shard function) this way: a lock and
+// unlock per key was about a sixth of a reopen from hints.
+type ShardWriter struct {
+	s   *shard
+	idx uint64
+}
+
+// LockShard write-locks shard i (0 <= i < Shards) until Unlock. Nothing
+// else may use the Keydir from the same goroutine meanwhile.
+func (k *Keydir) LockShard(i int) ShardWriter {
+	s := &k.shards[i]
+	s.mu.Lock()
+	return ShardWriter{s: s, idx: uint64(i)}
+}
+
+// Put is Keydir.Put for a key of the locked shard. For a key of another
+// shard it does nothing and returns ok false (the caller puts it through
+// Keydir.Put after Unlock).
+func (w ShardWriter) Put(key []byte, e Entry) (prev Entry, hadPrev, installed, ok bool) {
+	checkSeq(e)
+	h := xxhash.Sum64(key)
+	if h>>(64-shardBits) != w.idx {
+		return Entry{}, false, false, false
+	}
+	prev, hadPrev, installed = w.s.put(h, key, e)
+	return prev, hadPrev, installed, true
+}
+
+// Unlock releases the shard.
+func (w ShardWriter) Unlock() { w.s.mu.Unlock() }
+
 // Delete removes key if it is present and its entry's Seq < seq. It
 // returns the removed entry and true if it removed the key. If the key is
 // present but not removed (its Seq >= seq), it returns the current entry

@@ -964,3 +964,64 @@ func TestExpired(t *testing.T) {
 		{FileID: 3, Size: 20, Seq: 3, Expiry: 200},
 	}, got)
 }
+
+// TestShardWriter: puts under one shard lock behave like Keydir.Put for
+// keys of that shard (newer sequence numbers win, the previous entry is
+// returned), are visible after Unlock, and keys of other shards are
+// refused untouched.
+func TestShardWriter(t *testing.T) {
+	k := New()
+	const shard = 17
+	var mine, other [][]byte
+	for i := 0; len(mine) < 500 || len(other) < 50; i++ {
+		key := []byte(fmt.Sprintf("key-%d", i))
+		if k.ShardOf(key) == shard {
+			mine = append(mine, key)
+		} else if len(other) < 50 {
+			other = append(other, key)
+		}
+	}
+	sw := k.LockShard(shard)
+	for i, key := range mine {
+		e := Entry{FileID: 1, Offset: uint32(i), Size: 10, Seq: uint64(100 + i)}
+		_, had, installed, ok := sw.Put(key, e)
+		if !ok || had || !installed {
+			t.Fatalf("put %q: had %v installed %v ok %v", key, had, installed, ok)
+		}
+	}
+	// An older record loses, a newer one wins; both report the previous.
+	prev, had, installed, ok := sw.Put(mine[0], Entry{FileID: 2, Seq: 50})
+	if !ok || !had || installed || prev.Seq != 100 {
+		t.Fatalf("older put: prev %+v had %v installed %v ok %v", prev, had, installed, ok)
+	}
+	prev, had, installed, ok = sw.Put(mine[1], Entry{FileID: 3, Offset: 7, Size: 9, Seq: 1000})
+	if !ok || !had || !installed || prev.Seq != 101 {
+		t.Fatalf("newer put: prev %+v had %v installed %v ok %v", prev, had, installed, ok)
+	}
+	for _, key := range other {
+		if _, _, _, ok := sw.Put(key, Entry{FileID: 1, Seq: 1}); ok {
+			t.Fatalf("key %q of shard %d accepted by shard %d", key, k.ShardOf(key), shard)
+		}
+	}
+	sw.Unlock()
+
+	if got := k.Len(); got != len(mine) {
+		t.Fatalf("Len %d, want %d", got, len(mine))
+	}
+	for _, key := range other {
+		if _, ok := k.Get(key); ok {
+			t.Fatalf("refused key %q is present", key)
+		}
+	}
+	if e, _ := k.Get(mine[0]); e.Seq != 100 {
+		t.Fatalf("mine[0] %+v, want seq 100", e)
+	}
+	if e, _ := k.Get(mine[1]); e != (Entry{FileID: 3, Offset: 7, Size: 9, Seq: 1000}) {
+		t.Fatalf("mine[1] %+v", e)
+	}
+	// The lock was released: a normal Put of the shard does not block.
+	k.Put(mine[2], Entry{FileID: 4, Seq: 5000})
+	if e, _ := k.Get(mine[2]); e.Seq != 5000 {
+		t.Fatalf("mine[2] %+v after Put", e)
+	}
+}
