@@ -39,5 +39,8 @@
 // intact header says it runs past the end of the file, or at a damaged record
 // after which the file holds only zero bytes (torn: a write that never
 // completed; the caller may truncate); or at a damaged record followed by
-// non-zero bytes (corrupt: an error naming the file and offset).
+// non-zero bytes (corrupt: an error naming the file and offset). A torn end
+// where only zeros follow the last record is also Padding: the zeros a
+// Writer preallocates ahead of its records for synced writes (Preallocate;
+// Seal cuts them off before a file is sealed).
 package datafile

@@ -36,7 +36,9 @@ type Scanner struct {
 
 	err  error
 	torn bool
-	done bool
+	// padding: the torn tail is all zeros (Padding).
+	padding bool
+	done    bool
 }
 
 // NewScanner returns a scanner over the size bytes of r, which hold the data
@@ -156,6 +158,12 @@ func (s *Scanner) bad(end int64, reason string) bool {
 	}
 	if torn {
 		s.torn = true
+		pad, err := s.zeroFrom(s.off)
+		if err != nil {
+			s.err = fmt.Errorf("datafile: read %s at offset %d: %w", s.path, s.off, err)
+			return false
+		}
+		s.padding = pad
 		return false
 	}
 	s.err = corruptf(s.path, s.off, "%s", reason)
@@ -261,6 +269,12 @@ func (s *Scanner) Record() (Record, error) {
 // a *CorruptError (errors.Is ErrCorrupt), an ErrVersion error, or an I/O
 // error otherwise.
 func (s *Scanner) Err() error { return s.err }
+
+// Padding reports whether the scan stopped at bytes that are all zero up
+// to the end of the file: the zero padding a Writer preallocates, or an
+// append that extended the file but whose data never reached the disk.
+// Nothing is lost either way; Torn is true too (End is where to truncate).
+func (s *Scanner) Padding() bool { return s.padding }
 
 // Torn reports whether the scan stopped at an incomplete write: everything
 // from End() to the end of the file is the remains of it.

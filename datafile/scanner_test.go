@@ -25,10 +25,11 @@ func buildFile(t *testing.T, id uint32, n int) ([]byte, []int64) {
 }
 
 type scanResult struct {
-	keys []string
-	err  error
-	torn bool
-	end  int64
+	keys    []string
+	err     error
+	torn    bool
+	padding bool
+	end     int64
 }
 
 func scanAll(b []byte) scanResult {
@@ -40,7 +41,7 @@ func scanAll(b []byte) scanResult {
 			panic(err)
 		}
 	}
-	r.err, r.torn, r.end = s.Err(), s.Torn(), s.End()
+	r.err, r.torn, r.padding, r.end = s.Err(), s.Torn(), s.Padding(), s.End()
 	return r
 }
 
@@ -81,13 +82,19 @@ func TestScannerZeroTailIsTorn(t *testing.T) {
 	r := scanAll(padded)
 	require.NoError(t, r.err)
 	require.True(t, r.torn)
+	require.False(t, r.padding, "part of a record precedes the zeros")
 	require.Equal(t, offs[5], r.end)
 	require.Len(t, r.keys, 5)
-	// Only zeros after the last complete record.
+	// Only zeros after the last complete record: padding.
 	r = scanAll(append(bytes.Clone(b), make([]byte, 100)...))
 	require.NoError(t, r.err)
 	require.True(t, r.torn)
+	require.True(t, r.padding)
 	require.Equal(t, offs[6], r.end)
+	// A plain cut inside a record is torn, not padding.
+	r = scanAll(b[:offs[6]-3])
+	require.True(t, r.torn)
+	require.False(t, r.padding)
 }
 
 func TestScannerCorruptInTheMiddle(t *testing.T) {

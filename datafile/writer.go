@@ -22,6 +22,9 @@ type Writer struct {
 	buf     []byte
 	flushed atomic.Int64
 	err     error
+	// padEnd is where the zero padding written by Preallocate ends (0:
+	// none). Bytes in [Flushed, padEnd) are zeros on disk.
+	padEnd int64
 }
 
 // Create creates the data file path with id and writes its header (into the
@@ -110,6 +113,84 @@ func (w *Writer) Sync() error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
+	if err := w.f.Sync(); err != nil {
+		w.err = fmt.Errorf("datafile: sync %s: %w", w.path, err)
+		return w.err
+	}
+	return nil
+}
+
+// Preallocation: the file is extended with zeros ahead of its records,
+// in steps of PadStep, so that the fdatasync of a synced write finds the
+// file's size unchanged and only has data to write. On ext4 here that is
+// the difference between about 245 and 155 µs per fdatasync: an append
+// must also commit the new size through the journal. A scan reads the
+// padding as zeros after the last record, which Scanner reports as
+// Padding; Seal cuts it off, so only a log file that was never sealed or
+// closed cleanly (the newest) can have it. See FORMAT.md.
+const (
+	// PadStep is how far Preallocate extends the file at a time: large
+	// enough that the fdatasync that carries a step (about 4 ms of
+	// writing here) is rare, about one in 400 at 16 synced writers.
+	PadStep = 1 << 20
+	// padLow is how little padding may be left before Preallocate adds a
+	// step: about what one flush can write.
+	padLow = 64 << 10
+)
+
+// Preallocate writes zeros past the end of the records, a step at a time
+// and not beyond limit (the file size at which the caller seals the
+// file), when less than a low-water mark of padding is left. The step is
+// PadStep and the mark padLow, both scaled down for a small limit. The
+// zeros become durable with the next Sync. It is only an optimization: a
+// failure leaves the writer usable (later records overwrite any zeros
+// that were written, or extend the file as usual) and is returned for
+// logging only.
+func (w *Writer) Preallocate(limit int64) error {
+	if w.err != nil {
+		return w.err
+	}
+	step := min(PadStep, limit/4)
+	low := min(padLow, step/2)
+	end := w.Size()
+	if step <= 0 || w.padEnd-end >= low || end >= limit {
+		return nil
+	}
+	from := max(w.padEnd, w.Flushed())
+	to := min(max(from, end)+step, limit)
+	if to <= from {
+		return nil
+	}
+	// Counted before the write: a write that fails may still have
+	// extended the file, and Seal must cut whatever it might have left.
+	w.padEnd = to
+	for off := from; off < to; off += PadStep {
+		if _, err := w.f.WriteAt(zeros[:min(to-off, PadStep)], off); err != nil {
+			return fmt.Errorf("datafile: preallocate %s: %w", w.path, err)
+		}
+	}
+	return nil
+}
+
+// zeros is one PadStep of zero bytes, the source of every padding write.
+var zeros = make([]byte, PadStep)
+
+// Padded reports whether the file may hold zero padding past its records.
+func (w *Writer) Padded() bool { return w.padEnd > w.Flushed() }
+
+// Seal flushes, cuts off any zero padding and makes the file durable: the
+// file then ends exactly at its last record, as a sealed data file must.
+func (w *Writer) Seal() error {
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if w.padEnd > w.Flushed() {
+		if err := w.f.Truncate(w.Flushed()); err != nil {
+			w.err = fmt.Errorf("datafile: truncate %s: %w", w.path, err)
+			return w.err
+		}
+	}
+	w.padEnd = 0
 	if err := w.f.Sync(); err != nil {
 		w.err = fmt.Errorf("datafile: sync %s: %w", w.path, err)
 		return w.err

@@ -50,6 +50,7 @@ type DB struct {
 	syncing   bool        // a group-commit leader is in fsync
 	waiters   int         // writers waiting in waitDurableLocked
 	lastBatch int         // waiters covered by the last group commit
+	padWarned bool        // a failed preallocation has been logged
 	writeErr  error       // sticky: set after a failed write or sync
 	failed    atomic.Bool // writeErr != nil, readable without wmu
 	nextID    uint64      // next file id to hand out (log files and merge outputs)
@@ -268,7 +269,7 @@ func (db *DB) Close() error {
 	}
 	var errs []error
 	if db.writeErr == nil {
-		if err := db.w.Sync(); err != nil {
+		if err := db.w.Seal(); err != nil {
 			errs = append(errs, err)
 		} else {
 			db.markSyncedLocked(db.appended)

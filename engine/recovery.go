@@ -572,9 +572,17 @@ func (r *recovery) recoverWALFile(id uint32, newest bool) (kept bool, err error)
 			return false, fmt.Errorf("simplekv: recover: %w", &datafile.CorruptError{Path: path, Offset: end,
 				Reason: "incomplete record in a file that is not the newest"})
 		}
-		db.log.Warn("simplekv: truncating torn tail of the newest data file",
-			"path", path, "offset", end, "dropped_bytes", size-end)
-		db.st.tornBytes += size - end
+		if s.Padding() {
+			// Zeros only: the padding synced writes keep ahead of the
+			// records (or an append whose data never reached the disk).
+			// Nothing was torn; cut it like a torn tail.
+			db.log.Debug("simplekv: cutting zero padding off the newest data file",
+				"path", path, "offset", end, "bytes", size-end)
+		} else {
+			db.log.Warn("simplekv: truncating torn tail of the newest data file",
+				"path", path, "offset", end, "dropped_bytes", size-end)
+			db.st.tornBytes += size - end
+		}
 	}
 	if records == 0 {
 		// Only a header (or a torn one): nothing to keep.

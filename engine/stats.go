@@ -9,7 +9,7 @@ import (
 type Stats struct {
 	Keys         int   // live keys (including expired ones not yet dropped)
 	DataFiles    int   // data files, including the active one
-	DiskBytes    int64 // bytes in data files
+	DiskBytes    int64 // bytes in data files (not the up to 1 MiB of zero padding SyncWrites keeps ahead of the active file: see datafile.Writer.Preallocate)
 	BytesWritten int64 // record bytes appended since Open
 	KeydirBytes  int64 // approximate heap held by the keydir
 

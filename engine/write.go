@@ -254,6 +254,18 @@ func (db *DB) waitDurableLocked(target uint64) error {
 		db.gatherLocked()
 		upTo, batch := db.appended, db.waiters
 		w := db.w
+		// With SyncWrites, keep zeros written ahead of the records, so
+		// that this fdatasync and the next ones have no size change to
+		// commit (datafile Preallocate): each costs about 155 instead of
+		// 245 µs here. Not without: there a Sync is rare, and writing
+		// every byte of the log twice would cost more than it saves. Best
+		// effort: without padding an fsync is just slower.
+		if db.opts.SyncWrites {
+			if perr := w.Preallocate(db.opts.MaxFileSize); perr != nil && !db.padWarned {
+				db.padWarned = true
+				db.log.Warn("simplekv: cannot preallocate the active data file; synced writes will be slower", "err", perr)
+			}
+		}
 		err := w.Flush()
 		if err == nil {
 			db.wmu.Unlock()
@@ -323,7 +335,9 @@ func (db *DB) newIDLocked() (uint32, error) {
 // release wmu.
 func (db *DB) rotateLocked() error {
 	old := db.w
-	if err := old.Sync(); err != nil {
+	// Seal, not Sync: a sealed file must end at its last record, without
+	// the zero padding synced writes keep ahead of it.
+	if err := old.Seal(); err != nil {
 		return db.failLocked(err)
 	}
 	db.markSyncedLocked(db.appended)

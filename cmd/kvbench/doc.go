@@ -66,7 +66,9 @@
 //	               then Sync, for n keys or -max-phase; then deleted
 //	sync-1         a fresh DB with Config{Sync: true}, one writer Putting
 //	               new random keys for -duration, each Put's latency
-//	               recorded; then deleted
+//	               recorded; then deleted. Before it (and sync-<writers>)
+//	               kvbench calls sync(2), so that no engine's synced writes
+//	               wait behind the writeback of the workloads before them
 //	sync-<writers> the same with -writers writers (16: sync-16), showing
 //	               group commit
 //

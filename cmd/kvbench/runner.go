@@ -546,6 +546,9 @@ func (r *runner) fillSeq(e bench.Engine, dir string) (err error) {
 func (r *runner) syncWrites(e bench.Engine, edir string, w *workload, writers int) (err error) {
 	name := w.displayName(r.o.Writers)
 	dir := filepath.Join(edir, name)
+	// Every engine's synced writes start on a quiet disk: the gigabyte or
+	// so the earlier workloads wrote may still be in writeback.
+	settleDisk()
 	db, err := e.Open(dir, bench.Config{Sync: true})
 	if err != nil {
 		return fmt.Errorf("%s: open %s: %w", name, dir, err)

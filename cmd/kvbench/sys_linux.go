@@ -49,3 +49,8 @@ func allocated(fi os.FileInfo) int64 {
 	}
 	return fi.Size()
 }
+
+// settleDisk writes back every dirty page in the system (sync(2)), so
+// that a synced-write workload does not pay for the writeback the
+// workloads before it left behind.
+func settleDisk() { syscall.Sync() }

@@ -463,6 +463,25 @@ func (f *faultFile) Write(p []byte) (int, error) {
 	}
 }
 
+// WriteAt implements io.WriterAt, with the faults of Write.
+func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
+	switch fault := f.fs.begin(FaultOpWrite, f.name); fault {
+	case FaultNone:
+		return f.inner.WriteAt(p, off)
+	case FaultShortWrite:
+		n := 0
+		if half := len(p) / 2; half > 0 {
+			var err error
+			if n, err = f.inner.WriteAt(p[:half], off); err != nil {
+				return n, err
+			}
+		}
+		return n, pathErr("write", f.name, fault)
+	default:
+		return 0, pathErr("write", f.name, fault)
+	}
+}
+
 // Sync implements File. A failed Sync makes nothing durable.
 func (f *faultFile) Sync() error {
 	if fault := f.fs.begin(FaultOpSync, f.name); fault != FaultNone {

@@ -875,3 +875,34 @@ func TestFaultFSShortWriteOnlyHitsWrites(t *testing.T) {
 		require.Equal(t, vfs.FaultEIO, vfs.AtOp(5, vfs.FaultEIO).Inject(ev), "AtOp EIO on %v", op)
 	}
 }
+
+// TestFaultFSWriteAt: WriteAt is a write for the faults: ENOSPC writes
+// nothing, a short write half, and neither moves Write's offset.
+func TestFaultFSWriteAt(t *testing.T) {
+	m := vfs.NewMem()
+	fsys := vfs.NewFaultFS(m, nil)
+	f, err := fsys.Create("/w")
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.Write([]byte("ab"))
+	require.NoError(t, err)
+
+	fsys.SetInjector(vfs.AtOp(fsys.OpCount()+1, vfs.FaultENOSPC))
+	n, err := f.WriteAt([]byte("0123"), 4)
+	require.Equal(t, 0, n)
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	require.Equal(t, "ab", contents(t, m, "/w"))
+
+	seq := fsys.OpCount() + 1
+	fsys.SetInjector(vfs.AtOp(seq, vfs.FaultShortWrite))
+	n, err = f.WriteAt([]byte("0123"), 4)
+	require.Equal(t, 2, n)
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	require.Equal(t, "ab\x00\x0001", contents(t, m, "/w"))
+	require.Equal(t, []vfs.FaultEvent{{Seq: seq, Op: vfs.FaultOpWrite, Path: "/w"}}, fsys.Injected()[1:])
+
+	fsys.SetInjector(nil)
+	_, err = f.Write([]byte("c"))
+	require.NoError(t, err)
+	require.Equal(t, "abc\x0001", contents(t, m, "/w"))
+}

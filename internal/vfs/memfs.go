@@ -197,18 +197,39 @@ func crashData(n *memNode, rng *rand.Rand) []byte {
 	if rng == nil {
 		return bytes.Clone(n.synced)
 	}
+	if n.rewritten && len(n.data) < len(n.synced) {
+		// Cut below its durable size: the truncation either made it or not.
+		if rng.Intn(2) == 0 {
+			return bytes.Clone(n.synced)
+		}
+		return bytes.Clone(n.data)
+	}
+	tail := n.data[len(n.synced):]
+	k := rng.Intn(len(tail) + 1)
+	out := make([]byte, len(n.synced)+k)
+	copy(out, n.synced)
 	if !n.rewritten {
-		tail := n.data[len(n.synced):]
-		k := rng.Intn(len(tail) + 1)
-		out := make([]byte, 0, len(n.synced)+k)
-		out = append(out, n.synced...)
-		return append(out, tail[:k]...)
+		// An append since the last sync: a prefix of it made it.
+		copy(out[len(n.synced):], tail[:k])
+		return out
 	}
-	if rng.Intn(2) == 0 {
-		return bytes.Clone(n.synced)
+	// Rewritten in place since the last sync (preallocated space being
+	// filled, say): the kernel writes dirty pages back whole and in any
+	// order, so each page comes back as it was (zeros past the old end)
+	// or as it is now, on its own, whatever the size that made it.
+	for off := 0; off < len(out); off += crashPage {
+		end := min(off+crashPage, len(out))
+		if rng.Intn(2) == 0 {
+			clear(out[off:end])
+			copy(out[off:end], n.data[off:min(end, len(n.data))])
+		}
 	}
-	return bytes.Clone(n.data)
+	return out
 }
+
+// crashPage is the unit in which CrashClone keeps or loses a rewrite in
+// place: a page of the page cache.
+const crashPage = 4096
 
 // splitPath returns the components of name, cleaned and taken relative to
 // the root; nil for the root itself.
@@ -606,6 +627,37 @@ func (f *memFile) Write(p []byte) (int, error) {
 	n.resize(end, false)
 	copy(n.data[f.pos:], p)
 	f.pos = end
+	n.modTime = time.Now()
+	return len(p), nil
+}
+
+// WriteAt implements io.WriterAt: it writes at off without moving the
+// offset Write uses, zero-filling any gap past the end.
+func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
+	if err := f.m.beginOp(OpWrite, f.name, ""); err != nil {
+		return 0, f.pathErr("write", err)
+	}
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	if f.closed {
+		return 0, f.pathErr("write", fs.ErrClosed)
+	}
+	if !f.writable {
+		return 0, f.pathErr("write", syscall.EBADF)
+	}
+	if off < 0 {
+		return 0, f.pathErr("write", syscall.EINVAL)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n := f.n
+	if off < int64(len(n.synced)) {
+		n.rewritten = true
+	}
+	end := off + int64(len(p))
+	n.resize(end, false)
+	copy(n.data[off:], p)
 	n.modTime = time.Now()
 	return len(p), nil
 }

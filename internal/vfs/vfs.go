@@ -36,11 +36,14 @@ type FS interface {
 }
 
 // File is an open file. ReadAt may run concurrently with Write and Sync;
-// Write writes at the current offset (the engine only appends).
+// Write writes at the current offset (the engine only appends), WriteAt
+// at a given one without moving it (the engine uses it only to write zero
+// padding ahead of the end of the active log file).
 type File interface {
 	io.Reader
 	io.ReaderAt
 	io.Writer
+	io.WriterAt
 	io.Closer
 	// Sync makes the file's data durable (fdatasync). If it fails, the
 	// unsynced data may be lost even though earlier writes succeeded.
