@@ -36,7 +36,7 @@ type Scanner struct {
 
 	err  error
 	torn bool
-	// padding: the torn tail is all zeros (Padding).
+	// padding: the torn tail is all zeros to an aligned end (Padding).
 	padding bool
 	done    bool
 }
@@ -163,7 +163,7 @@ func (s *Scanner) bad(end int64, reason string) bool {
 			s.err = fmt.Errorf("datafile: read %s at offset %d: %w", s.path, s.off, err)
 			return false
 		}
-		s.padding = pad
+		s.padding = pad && s.size%PadAlign == 0
 		return false
 	}
 	s.err = corruptf(s.path, s.off, "%s", reason)
@@ -271,9 +271,10 @@ func (s *Scanner) Record() (Record, error) {
 func (s *Scanner) Err() error { return s.err }
 
 // Padding reports whether the scan stopped at bytes that are all zero up
-// to the end of the file: the zero padding a Writer preallocates, or an
-// append that extended the file but whose data never reached the disk.
-// Nothing is lost either way; Torn is true too (End is where to truncate).
+// to the end of the file, and the file's size is a multiple of PadAlign:
+// the zero padding a Writer preallocates (or, once in PadAlign times, an
+// append whose data never reached the disk). Torn is true too (End is
+// where to truncate).
 func (s *Scanner) Padding() bool { return s.padding }
 
 // Torn reports whether the scan stopped at an incomplete write: everything

@@ -85,8 +85,15 @@ func TestScannerZeroTailIsTorn(t *testing.T) {
 	require.False(t, r.padding, "part of a record precedes the zeros")
 	require.Equal(t, offs[5], r.end)
 	require.Len(t, r.keys, 5)
-	// Only zeros after the last complete record: padding.
+	// Only zeros after the last complete record: torn, and padding when
+	// they end at a multiple of PadAlign.
 	r = scanAll(append(bytes.Clone(b), make([]byte, 100)...))
+	require.NoError(t, r.err)
+	require.True(t, r.torn)
+	require.Equal(t, len(b)+100 == PadAlign, r.padding, "%d bytes", len(b)+100)
+	require.Equal(t, offs[6], r.end)
+	aligned := append(bytes.Clone(b), make([]byte, 2*PadAlign-len(b)%PadAlign)...)
+	r = scanAll(aligned)
 	require.NoError(t, r.err)
 	require.True(t, r.torn)
 	require.True(t, r.padding)

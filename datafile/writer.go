@@ -136,12 +136,17 @@ const (
 	// padLow is how little padding may be left before Preallocate adds a
 	// step: about what one flush can write.
 	padLow = 64 << 10
+	// PadAlign: padding always ends at a multiple of it, so that a file
+	// that ends in zeros at any other size is an append that never
+	// reached the disk (torn), not padding (Scanner.Padding).
+	PadAlign = 1024
 )
 
 // Preallocate writes zeros past the end of the records, a step at a time
 // and not beyond limit (the file size at which the caller seals the
 // file), when less than a low-water mark of padding is left. The step is
-// PadStep and the mark padLow, both scaled down for a small limit. The
+// PadStep and the mark padLow, both scaled down for a small limit (none
+// under 4 KiB); the padding ends at a multiple of PadAlign. The
 // zeros become durable with the next Sync. It is only an optimization: a
 // failure leaves the writer usable (later records overwrite any zeros
 // that were written, or extend the file as usual) and is returned for
@@ -153,11 +158,11 @@ func (w *Writer) Preallocate(limit int64) error {
 	step := min(PadStep, limit/4)
 	low := min(padLow, step/2)
 	end := w.Size()
-	if step <= 0 || w.padEnd-end >= low || end >= limit {
+	if step < PadAlign || w.padEnd-end >= low || end >= limit {
 		return nil
 	}
 	from := max(w.padEnd, w.Flushed())
-	to := min(max(from, end)+step, limit)
+	to := min(max(from, end)+step, limit) / PadAlign * PadAlign
 	if to <= from {
 		return nil
 	}

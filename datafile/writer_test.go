@@ -52,7 +52,7 @@ func TestWriterPreallocateAndSeal(t *testing.T) {
 	require.True(t, w.Padded())
 	require.NoError(t, w.Sync())
 	b := fileBytes(t, fsys, "/1.data")
-	require.Equal(t, w.Size()+PadStep, int64(len(b)), "one step of padding past the records")
+	require.Equal(t, (w.Size()+PadStep)/PadAlign*PadAlign, int64(len(b)), "one step of padding past the records, to an aligned end")
 	require.True(t, allZero(b[w.Size():]))
 
 	// Enough padding left: nothing more is written.
@@ -63,7 +63,7 @@ func TestWriterPreallocateAndSeal(t *testing.T) {
 	keys = append(keys, appendRecords(t, w, 10, 50)...)
 	require.NoError(t, w.Sync())
 	b = fileBytes(t, fsys, "/1.data")
-	require.Len(t, b, int(w.Size()-int64(50*len(mustRecord(t)))+PadStep))
+	require.Len(t, b, int((w.Size()-int64(50*len(mustRecord(t)))+PadStep)/PadAlign*PadAlign))
 	r := scanAll(b)
 	require.NoError(t, r.err)
 	require.Equal(t, keys, r.keys)
@@ -96,7 +96,13 @@ func TestWriterPreallocateLimit(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, w.Preallocate(4096))
 	require.NoError(t, w.Flush())
-	require.Len(t, fileBytes(t, fsys, "/2.data"), FileHeaderSize+1024, "a quarter of a 4 KiB limit")
+	require.Len(t, fileBytes(t, fsys, "/2.data"), 1024, "a quarter of a 4 KiB limit, to an aligned end")
+
+	// Under a 4 KiB limit, no padding.
+	small, err := Create(fsys, "/small.data", 9)
+	require.NoError(t, err)
+	require.NoError(t, small.Preallocate(4095))
+	require.False(t, small.Padded())
 
 	appendRecords(t, w, 0, 25) // to 3541 bytes: one more step would pass 4096
 	require.NoError(t, w.Preallocate(4096))

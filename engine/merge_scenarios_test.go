@@ -680,19 +680,22 @@ func TestTTLExpiringAcrossMerges(t *testing.T) {
 		db, err := Open("/db", opts)
 		require.NoError(t, err)
 		type st struct {
-			v       []byte
-			expires time.Time // zero: never
+			v []byte
+			// The record expires at some instant in [expiresLo,
+			// expiresHi]: PutWithTTL reads the clock between the two
+			// readings the test takes around it. Zero: never.
+			expiresLo, expiresHi time.Time
 		}
 		model := map[string]st{}
 		check := func(ctx string, d *DB) {
 			for k, s := range model {
-				got, err := d.Get([]byte(k))
 				now := time.Now()
-				expired := !s.expires.IsZero() && now.After(s.expires.Add(time.Millisecond))
-				live := s.v != nil && (s.expires.IsZero() || now.Before(s.expires.Add(-time.Millisecond)))
+				got, err := d.Get([]byte(k))
+				expired := !s.expiresHi.IsZero() && now.After(s.expiresHi.Add(time.Millisecond))
+				live := s.v != nil && (s.expiresLo.IsZero() || time.Now().Before(s.expiresLo.Add(-time.Millisecond)))
 				switch {
 				case expired || s.v == nil:
-					require.ErrorIs(t, err, ErrNotFound, "%s: key %s", ctx, k)
+					require.ErrorIs(t, err, ErrNotFound, "%s: key %s (got the model's value: %v)", ctx, k, err == nil && bytes.Equal(got, s.v))
 				case live:
 					require.NoError(t, err, "%s: key %s", ctx, k)
 					require.Equal(t, s.v, got, "%s: key %s", ctx, k)
@@ -723,7 +726,7 @@ func TestTTLExpiringAcrossMerges(t *testing.T) {
 				ttl := time.Duration(1+rng.Intn(8)) * time.Millisecond
 				before := time.Now()
 				require.NoError(t, db.PutWithTTL([]byte(k), v, ttl))
-				model[k] = st{v: v, expires: before.Add(ttl)}
+				model[k] = st{v: v, expiresLo: before.Add(ttl), expiresHi: time.Now().Add(ttl)}
 			case op < 75:
 				require.NoError(t, db.sealActive())
 			case op < 92:

@@ -69,6 +69,10 @@ func TestSyncWritesPadding(t *testing.T) {
 	// A power cut now: the copy holds what is on disk, padding included.
 	crashed := t.TempDir()
 	tornCopyDir(t, dir, crashed)
+	rep, err := engine.Check(crashed, opts)
+	require.NoError(t, err)
+	require.Len(t, rep.Notes, 1, "%+v", rep)
+	require.Contains(t, rep.Notes[0], "zero padding")
 	db2, err := engine.Open(crashed, opts)
 	require.NoError(t, err)
 	require.Equal(t, n, db2.Stats().Keys)

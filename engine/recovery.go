@@ -344,6 +344,10 @@ func (r *recovery) loadPuts(files []lsFile) error {
 	return errors.Join(errs...)
 }
 
+// loadPuts locks shard g to load hint group g: there must be as many of
+// one as of the other (a compile error otherwise).
+const _ = uint(hintfile.Groups-keydir.Shards) + uint(keydir.Shards-hintfile.Groups)
+
 // stray is a hint entry found in a group that is not its key's shard.
 type stray struct {
 	f   *dataFile

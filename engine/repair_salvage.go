@@ -60,6 +60,10 @@ func (r *repairer) scan(path string, id uint32, wal, newest bool) (repairData, e
 	case err != nil:
 		// An unknown version or a read error: nothing Repair can fix.
 		return d, fmt.Errorf("simplekv: repair: %w", err)
+	case s.Torn() && wal && newest && s.Padding():
+		r.rep.Notes = append(r.rep.Notes, fmt.Sprintf(
+			"%s: zero padding after offset %d (%d bytes), written ahead of the records for synced writes: left for Open, which cuts it",
+			path, s.End(), d.size-s.End()))
 	case s.Torn() && wal && newest:
 		r.rep.Notes = append(r.rep.Notes, fmt.Sprintf(
 			"%s: torn tail of the newest log file at offset %d (%d bytes), the remains of an interrupted append: left for Open, which truncates it",

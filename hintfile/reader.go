@@ -16,13 +16,12 @@ import (
 // File is a verified hint file held in memory. Its methods may be called
 // concurrently, except Close.
 type File struct {
-	id      uint32
-	data    []byte
-	mapping vfs.Mapping // non-nil: data is this read-only mapping
-	footer  Footer
-	lim     limits
-	puts    [][]byte // payloads of the put blocks, in file order
-	tombs   [][]byte // payloads of the tombstone blocks, in file order
+	id     uint32
+	data   []byte
+	footer Footer
+	lim    limits
+	puts   [][]byte // payloads of the put blocks, in file order
+	tombs  [][]byte // payloads of the tombstone blocks, in file order
 
 	// groupBlocks lists the indexes in puts of the blocks of group 0, then
 	// those of group 1, and so on, each group's in file order; the blocks
@@ -37,13 +36,6 @@ type File struct {
 // is reported as a *datafile.CorruptError naming path and the offset
 // (errors.Is(err, ErrCorrupt) holds), an unknown format version with an
 // error wrapping ErrVersion, and I/O errors are wrapped with the path.
-//
-// A file that can be memory-mapped (vfs.Mapper) is mapped read-only
-// instead of read: a 1M-key hint is about 24 MB, and allocating, zeroing
-// and copying that much took about a third of a reopen from hints. Hint
-// files are never written after they are published, and the directory
-// lock keeps other simplekv processes out, so the verified bytes stay as
-// verified until Close unmaps them.
 func Open(fs vfs.FS, path string) (*File, error) {
 	f, err := fs.Open(path)
 	if err != nil {
@@ -58,19 +50,6 @@ func Open(fs vfs.FS, path string) (*File, error) {
 	if size < 0 || uint64(size) > math.MaxInt {
 		return nil, fmt.Errorf("hintfile: %s: impossible file size %d", path, size)
 	}
-	if mp, ok := f.(vfs.Mapper); ok && size > 0 {
-		// A failed mapping (an address-space limit, say) is not damage:
-		// read the file instead.
-		if m, err := mp.Map(int(size)); err == nil {
-			hf, err := parse(path, m.Bytes())
-			if err != nil {
-				_ = m.Unmap()
-				return nil, err
-			}
-			hf.mapping = m
-			return hf, nil
-		}
-	}
 	data := make([]byte, size)
 	if n, err := f.ReadAt(data, 0); n < len(data) {
 		if err == nil || err == io.EOF {
@@ -80,10 +59,6 @@ func Open(fs vfs.FS, path string) (*File, error) {
 	}
 	return parse(path, data)
 }
-
-// Mapped reports whether the file's bytes are a memory mapping (rather
-// than a copy on the heap).
-func (f *File) Mapped() bool { return f.mapping != nil }
 
 // parse verifies the hint file data (read from path) and returns the File
 // that holds it. Checksums and entries are checked on several goroutines
@@ -326,16 +301,9 @@ func (f *File) each(p []byte, fn func(e Entry)) {
 	}
 }
 
-// Close releases the memory (unmaps a mapped file). Keys passed by the
-// iteration methods must not be used afterwards, and no other method may
-// be called.
+// Close releases the memory. Keys passed by the iteration methods must not
+// be used afterwards, and no other method may be called.
 func (f *File) Close() {
-	if f.mapping != nil {
-		// Munmap of a range we mapped can fail only on a bad address or
-		// length, which would be a bug here; nothing useful to report.
-		_ = f.mapping.Unmap()
-		f.mapping = nil
-	}
 	f.data, f.puts, f.tombs = nil, nil, nil
 	f.groupBlocks, f.groupStart = nil, [Groups + 1]int{}
 }

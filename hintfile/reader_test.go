@@ -9,10 +9,8 @@ import (
 	"io/fs"
 	"math"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -533,53 +531,4 @@ func BenchmarkGroupedLoad(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchEntries, "ns/entry")
 	_ = sinks
-}
-
-// TestOpenMapped opens hint files on the real file system, where Open maps
-// them instead of reading them: the entries must be the same as from the
-// heap copy, damage must be caught the same way, and the mapping must
-// survive the file being closed and be released by Close.
-func TestOpenMapped(t *testing.T) {
-	rng := rand.New(rand.NewPCG(21, 22))
-	es, end := genEntries(rng, 5000, 4<<10, 1<<20)
-	good := buildHint(t, 7, es, int64(end))
-	dir := t.TempDir()
-	path := dir + "/7.hint"
-	require.NoError(t, os.WriteFile(path, good, 0o644))
-
-	f, err := Open(vfs.Default, path)
-	require.NoError(t, err)
-	if _, ok := any(mustOpenOS(t, path)).(vfs.Mapper); ok {
-		require.True(t, f.Mapped(), "a mappable file was read, not mapped")
-	}
-	heap, err := openBytes(t, good)
-	require.NoError(t, err)
-	require.False(t, heap.Mapped())
-	gotPuts, gotTombs := readBack(f)
-	wantPuts, wantTombs := readBack(heap)
-	require.Equal(t, wantPuts, gotPuts)
-	require.Equal(t, wantTombs, gotTombs)
-	require.Equal(t, heap.Footer(), f.Footer())
-	requireGroups(t, f)
-	f.Close()
-	require.False(t, f.Mapped())
-
-	// The same damage is reported from a mapping as from a copy.
-	for _, at := range []int{HeaderSize + 9, len(good) / 2, len(good) - 3} {
-		bad := bytes.Clone(good)
-		bad[at] ^= 0x10
-		require.NoError(t, os.WriteFile(path, bad, 0o644))
-		_, merr := Open(vfs.Default, path)
-		_, herr := openBytes(t, bad)
-		requireCorrupt(t, merr, "mapped, flip at %d", at)
-		require.Equal(t, herr.Error(), strings.ReplaceAll(merr.Error(), path, "x.hint"), "flip at %d", at)
-	}
-}
-
-func mustOpenOS(t *testing.T, path string) vfs.File {
-	t.Helper()
-	f, err := vfs.Default.Open(path)
-	require.NoError(t, err)
-	t.Cleanup(func() { f.Close() })
-	return f
 }
