@@ -252,9 +252,13 @@ func (r *recovery) loadLastState() error {
 	r.tombs = map[string]uint64{}
 	for _, lf := range files {
 		if lf.hint != nil {
-			lf.hint.EachTombstone(func(e hintfile.Entry) {
-				r.noteTomb(lf.f, e.Key, e.Seq, int64(e.Size))
-			})
+			if err := lf.hint.Guard(func() {
+				lf.hint.EachTombstone(func(e hintfile.Entry) {
+					r.noteTomb(lf.f, e.Key, e.Seq, int64(e.Size))
+				})
+			}); err != nil {
+				return fmt.Errorf("simplekv: %w", err)
+			}
 			db.st.recoveredRecords += int64(lf.hint.Footer().Tombstones)
 			continue
 		}
@@ -291,7 +295,7 @@ func (r *recovery) loadPuts(files []lsFile) error {
 			defer wg.Done()
 			expiresAt := make([]int64, len(files))
 			var strays []stray
-			for g := w; g < hintfile.Groups; g += workers {
+			for g := w; g < hintfile.Groups && errs[w] == nil; g += workers {
 				// Group g is shard g: one lock hold loads it all.
 				sw := db.kd.LockShard(g)
 				for i, lf := range files {
@@ -299,27 +303,36 @@ func (r *recovery) loadPuts(files []lsFile) error {
 						continue
 					}
 					f := lf.f
-					for _, b := range lf.hint.GroupBlocks(g) {
-						lf.hint.EachPut(b, func(e hintfile.Entry) {
-							exp := e.Expiry
-							if exp == 0 {
-								exp = neverExpires
-							}
-							expiresAt[i] = max(expiresAt[i], exp)
-							ke := keydir.Entry{FileID: f.id, Offset: e.Offset, Size: e.Size, Seq: e.Seq, Expiry: e.Expiry}
-							if r.hidden(e.Key, e.Seq) {
-								f.dead.Add(int64(e.Size))
-								return
-							}
-							prev, had, installed, ok := sw.Put(e.Key, ke)
-							if !ok {
-								// hintfile.Open checks the grouping, so this
-								// is not expected; still, never lose a key.
-								strays = append(strays, stray{f: f, key: bytes.Clone(e.Key), e: ke})
-								return
-							}
-							r.accountPut(ke, prev, had, installed)
-						})
+					// A fault cuts the load short (Open then fails): the
+					// shard is unlocked all the same, so that no other
+					// worker waits on it.
+					errs[w] = lf.hint.Guard(func() {
+						for _, b := range lf.hint.GroupBlocks(g) {
+							lf.hint.EachPut(b, func(e hintfile.Entry) {
+								exp := e.Expiry
+								if exp == 0 {
+									exp = neverExpires
+								}
+								expiresAt[i] = max(expiresAt[i], exp)
+								ke := keydir.Entry{FileID: f.id, Offset: e.Offset, Size: e.Size, Seq: e.Seq, Expiry: e.Expiry}
+								if r.hidden(e.Key, e.Seq) {
+									f.dead.Add(int64(e.Size))
+									return
+								}
+								prev, had, installed, ok := sw.Put(e.Key, ke)
+								if !ok {
+									// hintfile.Open checks the grouping, so this
+									// is not expected; still, never lose a key.
+									strays = append(strays, stray{f: f, key: bytes.Clone(e.Key), e: ke})
+									return
+								}
+								r.accountPut(ke, prev, had, installed)
+							})
+						}
+					})
+					if errs[w] != nil {
+						errs[w] = fmt.Errorf("simplekv: %w", errs[w])
+						break
 					}
 				}
 				sw.Unlock()
@@ -362,7 +375,10 @@ type stray struct {
 func (r *recovery) openHint(id uint32, dataSize int64) *hintfile.File {
 	db := r.db
 	path := hintPath(db.dir, id)
-	hf, err := hintfile.Open(db.fs, path)
+	// Mapped: recovery reads it once, in full, right away. Every read of
+	// its entries runs inside hf.Guard (a page that fails to read from
+	// the disk is then an error, not a crash).
+	hf, err := hintfile.OpenMapped(db.fs, path)
 	if err == nil && (hf.ID() != id || hf.Footer().DataSize != dataSize) {
 		err = fmt.Errorf("hint names file %d of %d bytes, data file is %d of %d bytes",
 			hf.ID(), hf.Footer().DataSize, id, dataSize)

@@ -70,6 +70,9 @@ var (
 	// ErrVersion is returned for a hint file whose header carries a format
 	// version this build does not know.
 	ErrVersion = datafile.ErrVersion
+	// ErrFault is returned (wrapped with the path) when reading a mapped
+	// hint file faulted: a page of it could not be read from the disk.
+	ErrFault = errors.New("hintfile: memory fault reading a mapped file (I/O error)")
 	// ErrInvalid is returned by Writer.Add and Writer.Finish for an entry or
 	// a data size the format cannot hold or that breaks the writer's
 	// ordering rules.

@@ -9,8 +9,10 @@ import (
 	"io/fs"
 	"math"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -531,4 +533,105 @@ func BenchmarkGroupedLoad(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchEntries, "ns/entry")
 	_ = sinks
+}
+
+// writeOSHint writes a hint with es to a new file in a temp dir and
+// returns its path.
+func writeOSHint(t *testing.T, es []Entry, dataSize int64) (string, []byte) {
+	t.Helper()
+	b := buildHint(t, 7, es, dataSize)
+	path := t.TempDir() + "/7.hint"
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	return path, b
+}
+
+// TestOpenMapped: on the real file system OpenMapped maps the file and
+// gives the same entries as a copy; damage is caught the same way; on a
+// file system without mappings it reads; Close unmaps.
+func TestOpenMapped(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	es, end := genEntries(rng, 5000, 4<<10, 1<<20)
+	path, good := writeOSHint(t, es, int64(end))
+
+	f, err := OpenMapped(vfs.Default, path)
+	require.NoError(t, err)
+	require.True(t, f.Mapped(), "a mappable file was read, not mapped")
+	heap, err := openBytes(t, good)
+	require.NoError(t, err)
+	require.False(t, heap.Mapped())
+	var gotPuts, gotTombs []Entry
+	require.NoError(t, f.Guard(func() { gotPuts, gotTombs = readBack(f) }))
+	wantPuts, wantTombs := readBack(heap)
+	require.Equal(t, wantPuts, gotPuts)
+	require.Equal(t, wantTombs, gotTombs)
+	require.Equal(t, heap.Footer(), f.Footer())
+	f.Close()
+	require.False(t, f.Mapped())
+
+	for _, at := range []int{HeaderSize + 9, len(good) / 2, len(good) - 3} {
+		bad := bytes.Clone(good)
+		bad[at] ^= 0x10
+		require.NoError(t, os.WriteFile(path, bad, 0o644))
+		_, merr := OpenMapped(vfs.Default, path)
+		_, herr := openBytes(t, bad)
+		requireCorrupt(t, merr, "mapped, flip at %d", at)
+		require.Equal(t, herr.Error(), strings.ReplaceAll(merr.Error(), path, "x.hint"), "flip at %d", at)
+	}
+
+	mfs := vfs.NewMem()
+	writeHint(t, mfs, "/m.hint", 7, es, int64(end))
+	mf, err := OpenMapped(mfs, "/m.hint")
+	require.NoError(t, err)
+	require.False(t, mf.Mapped(), "MemFS files cannot be mapped")
+	p, tb := readBack(mf)
+	require.Equal(t, wantPuts, p)
+	require.Equal(t, wantTombs, tb)
+}
+
+// TestMappedFaultIsAnError: a mapped page that cannot be read (here: the
+// file was cut after it was mapped, which faults like a failed disk read)
+// makes Guard, and the checks of OpenMapped, return ErrFault instead of
+// killing the process; other panics go through Guard untouched.
+func TestMappedFaultIsAnError(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	es, end := genEntries(rng, 20000, 64, 1<<10)
+	path, _ := writeOSHint(t, es, int64(end))
+
+	f, err := OpenMapped(vfs.Default, path)
+	require.NoError(t, err)
+	require.True(t, f.Mapped())
+	defer f.Close()
+	require.NoError(t, os.Truncate(path, 0))
+	n := 0
+	err = f.Guard(func() {
+		for b := range f.PutBlocks() {
+			f.EachPut(b, func(e Entry) { n += len(e.Key) })
+		}
+	})
+	require.ErrorIs(t, err, ErrFault)
+	require.Contains(t, err.Error(), path)
+
+	// The same during OpenMapped's own checks.
+	path2, _ := writeOSHint(t, es, int64(end))
+	h, err := vfs.Default.Open(path2)
+	require.NoError(t, err)
+	st, err := h.Stat()
+	require.NoError(t, err)
+	m, err := h.(vfs.Mapper).Map(int(st.Size()))
+	require.NoError(t, err)
+	require.NoError(t, h.Close())
+	require.NoError(t, os.Truncate(path2, 0))
+	_, err = parseMapped(path2, m)
+	require.ErrorIs(t, err, ErrFault)
+	require.NoError(t, m.Unmap())
+
+	// A panic that is not a fault in the mapping is not swallowed.
+	f2, err := OpenMapped(vfs.Default, path2+".none")
+	require.Error(t, err)
+	require.Nil(t, f2)
+	path3, _ := writeOSHint(t, es, int64(end))
+	f3, err := OpenMapped(vfs.Default, path3)
+	require.NoError(t, err)
+	defer f3.Close()
+	require.PanicsWithValue(t, "boom", func() { _ = f3.Guard(func() { panic("boom") }) })
 }
