@@ -553,3 +553,39 @@ func TestConcurrentWritersAcrossRotations(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheAdmission: from a mapping, a small compressed value is not
+// cached (decompressing it is cheaper than the cache), a large compressed
+// one is; without a mapping every value read is.
+func TestCacheAdmission(t *testing.T) {
+	small := bytes.Repeat([]byte("ab"), 50)    // 100 bytes, compressible
+	large := bytes.Repeat([]byte("abc"), 1000) // 3000 bytes
+	for _, c := range []struct {
+		name     string
+		opts     Options
+		value    []byte
+		cachedOK bool
+	}{
+		{"mapped small compressed", Options{}, small, false},
+		{"mapped large compressed", Options{}, large, true},
+		{"pread small compressed", Options{DisableMmap: true}, small, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db := mustOpen(t, t.TempDir(), c.opts)
+			require.NoError(t, db.Put([]byte("k"), c.value))
+			require.NoError(t, db.Sync()) // out of the write buffer
+			for range 5 {
+				v, err := db.Get([]byte("k"))
+				require.NoError(t, err)
+				require.Equal(t, c.value, v)
+			}
+			st := db.Stats()
+			if c.cachedOK {
+				require.Equal(t, int64(4), st.CacheHits)
+			} else {
+				require.Zero(t, st.CacheHits)
+				require.Zero(t, st.CacheBytes)
+			}
+		})
+	}
+}

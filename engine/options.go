@@ -42,7 +42,10 @@ type Options struct {
 	// costs about one snappy pass in 32 values.
 	DisableCompression bool
 
-	// CacheSize is the byte budget of the read cache for hot values.
+	// CacheSize is the byte budget of the read cache for hot values. It
+	// keeps values that were costly to read: by a system call (no
+	// mapping), or compressed and at least 1 KiB once decompressed
+	// (smaller ones decompress faster than the cache inserts them).
 	// Default 64 MiB; negative disables the cache.
 	CacheSize int64
 
