@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -554,9 +555,10 @@ func TestConcurrentWritersAcrossRotations(t *testing.T) {
 	}
 }
 
-// TestCacheAdmission: from a mapping, a small compressed value is not
-// cached (decompressing it is cheaper than the cache), a large compressed
-// one is; without a mapping every value read is.
+// TestCacheAdmission: from a mapping or the write buffer, a small
+// compressed value is not cached (decompressing it is cheaper than the
+// cache), a large compressed one is; without a mapping every value read
+// from the file is.
 func TestCacheAdmission(t *testing.T) {
 	small := bytes.Repeat([]byte("ab"), 50)    // 100 bytes, compressible
 	large := bytes.Repeat([]byte("abc"), 1000) // 3000 bytes
@@ -569,11 +571,16 @@ func TestCacheAdmission(t *testing.T) {
 		{"mapped small compressed", Options{}, small, false},
 		{"mapped large compressed", Options{}, large, true},
 		{"pread small compressed", Options{DisableMmap: true}, small, true},
+		// An hour between background flushes keeps the record in the buffer.
+		{"write buffer large compressed", Options{FlushInterval: time.Hour}, large, true},
+		{"write buffer small compressed", Options{DisableMmap: true, FlushInterval: time.Hour}, small, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			db := mustOpen(t, t.TempDir(), c.opts)
 			require.NoError(t, db.Put([]byte("k"), c.value))
-			require.NoError(t, db.Sync()) // out of the write buffer
+			if !strings.HasPrefix(c.name, "write buffer") {
+				require.NoError(t, db.Sync()) // out of the write buffer
+			}
 			for range 5 {
 				v, err := db.Get([]byte("k"))
 				require.NoError(t, err)

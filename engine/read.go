@@ -86,8 +86,8 @@ func (db *DB) lookup(key []byte) (keydir.Entry, bool) {
 }
 
 // readValue reads and verifies the record e locates. costly reports that
-// the read needed a system call or a decompression, which makes the value
-// worth caching.
+// the value is worth caching (worthCaching): it was read by a system call,
+// or it is compressed and at least cacheMinDecoded bytes decoded.
 func (db *DB) readValue(e keydir.Entry) (value []byte, costly bool, err error) {
 	off, size := int64(e.Offset), int(e.Size)
 	if w := db.active.Load(); w != nil && w.ID() == e.FileID && off+int64(size) > w.Flushed() {
