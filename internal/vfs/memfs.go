@@ -604,36 +604,15 @@ func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // Write writes p at the current offset, extending the file as needed.
-func (f *memFile) Write(p []byte) (int, error) {
-	if err := f.m.beginOp(OpWrite, f.name, ""); err != nil {
-		return 0, f.pathErr("write", err)
-	}
-	f.m.mu.Lock()
-	defer f.m.mu.Unlock()
-	if f.closed {
-		return 0, f.pathErr("write", fs.ErrClosed)
-	}
-	if !f.writable {
-		return 0, f.pathErr("write", syscall.EBADF)
-	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	n := f.n
-	if f.pos < int64(len(n.synced)) {
-		n.rewritten = true
-	}
-	end := f.pos + int64(len(p))
-	n.resize(end, false)
-	copy(n.data[f.pos:], p)
-	f.pos = end
-	n.modTime = time.Now()
-	return len(p), nil
-}
+func (f *memFile) Write(p []byte) (int, error) { return f.write(p, 0, true) }
 
 // WriteAt implements io.WriterAt: it writes at off without moving the
 // offset Write uses, zero-filling any gap past the end.
-func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
+func (f *memFile) WriteAt(p []byte, off int64) (int, error) { return f.write(p, off, false) }
+
+// write writes p at the current offset (atPos, which it then advances) or
+// at off.
+func (f *memFile) write(p []byte, off int64, atPos bool) (int, error) {
 	if err := f.m.beginOp(OpWrite, f.name, ""); err != nil {
 		return 0, f.pathErr("write", err)
 	}
@@ -645,7 +624,9 @@ func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
 	if !f.writable {
 		return 0, f.pathErr("write", syscall.EBADF)
 	}
-	if off < 0 {
+	if atPos {
+		off = f.pos
+	} else if off < 0 {
 		return 0, f.pathErr("write", syscall.EINVAL)
 	}
 	if len(p) == 0 {
@@ -658,6 +639,9 @@ func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
 	end := off + int64(len(p))
 	n.resize(end, false)
 	copy(n.data[off:], p)
+	if atPos {
+		f.pos = end
+	}
 	n.modTime = time.Now()
 	return len(p), nil
 }
