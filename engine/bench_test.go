@@ -5,6 +5,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -180,14 +183,17 @@ func benchGet(b *testing.B, db *engine.DB, readers int) {
 
 // BenchmarkOpen measures Open plus one Get of a directory holding
 // SIMPLEKV_BENCH_OPEN_KEYS keys (default 1M, kvbench's reopen): from=hints
-// after a full compaction (last_state/ with hint files), from=log with
-// everything still in wal/ (replayed record by record).
+// after a full compaction (last_state/ with hint files), from=clean after
+// a clean Close with everything still in wal/ (every sealed log file has
+// its hint), from=crash as a SIGKILL leaves it (the newest log file has no
+// hint yet and is replayed, the others load from their hints), from=log
+// with no log hint at all (replayed record by record).
 func BenchmarkOpen(b *testing.B) {
 	n := uint64(1_000_000)
 	if testing.Short() {
 		n = 50_000
 	}
-	for _, from := range []string{"hints", "log"} {
+	for _, from := range []string{"hints", "clean", "crash", "log"} {
 		b.Run("from="+from, func(b *testing.B) {
 			dir := b.TempDir()
 			db, err := engine.Open(dir, engine.Options{})
@@ -209,6 +215,7 @@ func BenchmarkOpen(b *testing.B) {
 			if err := db.Close(); err != nil {
 				b.Fatal(err)
 			}
+			removeWALHints(b, dir, from)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				db, err := engine.Open(dir, engine.Options{})
@@ -225,8 +232,32 @@ func BenchmarkOpen(b *testing.B) {
 				if err := db.Close(); err != nil {
 					b.Fatal(err)
 				}
+				// Open hinted the files it replayed: undo that.
+				removeWALHints(b, dir, from)
 				b.StartTimer()
 			}
 		})
+	}
+}
+
+// removeWALHints removes the log hint files a run of BenchmarkOpen must
+// not see: all of them for from=log, the newest one for from=crash (a
+// process killed before Close never wrote it).
+func removeWALHints(b *testing.B, dir, from string) {
+	if from != "log" && from != "crash" {
+		return
+	}
+	hints, err := filepath.Glob(filepath.Join(dir, "wal", "*.hint"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sort.Strings(hints)
+	if from == "crash" && len(hints) > 0 {
+		hints = hints[len(hints)-1:]
+	}
+	for _, h := range hints {
+		if err := os.Remove(h); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

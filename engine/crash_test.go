@@ -172,6 +172,7 @@ func TestCrashChildMain(t *testing.T) {
 	if role == "" {
 		return
 	}
+	engine.UseBackgroundHints()
 	// Never outlive a parent that died without killing us.
 	time.AfterFunc(2*time.Minute, func() { os.Exit(3) })
 	out := &crashAckWriter{f: os.NewFile(3, "crash-acks")}

@@ -37,6 +37,13 @@ type DB struct {
 	compress compressGate
 	files    fileTable
 	fds      fdCache
+	// hints counts the background writers of sealed log files' hints;
+	// Close waits for them.
+	hints sync.WaitGroup
+	// replayed lists the log files the recovery replayed (set by Open).
+	replayed []uint32
+	// inlineHints: see hintsInline.
+	inlineHints bool
 
 	// wmu guards the write path: the active writer, sequence numbers and
 	// group-commit state. syncCond (on wmu) wakes writers waiting for a
@@ -95,6 +102,8 @@ func Open(dir string, opts Options) (*DB, error) {
 		log:   opts.Logger.With("db", dir),
 		kd:    keydir.New(),
 		cache: cache.New(opts.CacheSize),
+
+		inlineHints: hintsInline,
 	}
 	db.syncCond = sync.NewCond(&db.wmu)
 	db.files.init()
@@ -125,6 +134,10 @@ func Open(dir string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db.st.recoveryDuration = time.Since(start)
+	// The log files Open replayed are sealed now (writes go to a new
+	// file): hinted, the next Open does not replay them again.
+	db.hintInBackground(db.replayed...)
+	db.replayed = nil
 	db.log.Info("simplekv: opened", "keys", db.kd.Len(), "files", db.files.len(),
 		"recovery", db.st.recoveryDuration, "torn_bytes", db.st.tornBytes)
 	if !opts.SyncWrites {
@@ -275,12 +288,17 @@ func (db *DB) Close() error {
 			db.markSyncedLocked(db.appended)
 		}
 	}
+	sealedID, sealed := db.w.ID(), db.writeErr == nil && len(errs) == 0
 	errs = append(errs, db.w.Close())
 	// db.active stays set: a Get that passed its closed check still finds
 	// unflushed records (after a failed flush) in the buffer rather than
 	// reading the mapping past the end of the file.
 	db.pending = nil
 	db.wmu.Unlock()
+	if sealed {
+		db.sealedHint(sealedID)
+	}
+	db.hints.Wait()
 	errs = append(errs, db.files.closeAll(), db.lock.Close())
 	return errors.Join(errs...)
 }

@@ -6,6 +6,7 @@
 //
 //	<dir>/LOCK                   flock-held while a process has the DB open
 //	<dir>/wal/<id>.data          the log: append-only data files; the highest id is active
+//	<dir>/wal/<id>.hint          the hint file of a sealed log file (walhint.go)
 //	<dir>/last_state/<id>.data   merged data files, each with
 //	<dir>/last_state/<id>.hint   its hint file (the keydir entries of its records)
 //	<dir>/last_state/COMPACTION  only while a merge is between its commit and its end
@@ -56,14 +57,17 @@
 // # Recovery
 //
 // Open first finishes a merge that had committed (its journal exists) or
-// deletes the temporary files of one that had not. It then loads
-// last_state/ from the hint files: every delete marker first, then the
-// puts, in parallel, each worker filling its own half of the keydir's
-// shards. A hint file that is missing, damaged or does not match its data
-// file costs a scan of that data file, never a key. Last, it replays wal/
-// in id order: the highest sequence number of a key wins, and delete
+// deletes the temporary files of one that had not. It then loads every
+// data file that has a hint file from it (last_state/ and the sealed log
+// files, which get their hint at a rotation, at Close, or after an Open
+// replayed them): every delete marker first, then the puts, in parallel,
+// each worker filling its own half of the keydir's shards. A hint file
+// that is missing, damaged or does not match its data file costs a scan of
+// that data file, never a key. Last, it replays the other log files in id
+// order (after a clean Close none, after a crash normally the newest): the highest sequence number of a key wins, and delete
 // markers remove it. A torn record at the end of the newest log file (an
 // append that never completed) is truncated away and reported in the log
-// and in Stats; damage anywhere else fails Open with an error matching
-// ErrCorrupt that names the file and offset.
+// and in Stats; damage anywhere else in a replayed file fails Open with an
+// error matching ErrCorrupt that names the file and offset (in a hinted
+// file, the read of the damaged record fails so).
 package engine

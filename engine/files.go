@@ -306,3 +306,9 @@ func lastStatePath(dir string, id uint32) string {
 func hintPath(dir string, id uint32) string {
 	return filepath.Join(dir, lastStateDir, hintFileName(id))
 }
+
+// walHintPath is the hint file of log file id, written when the file is
+// sealed.
+func walHintPath(dir string, id uint32) string {
+	return filepath.Join(dir, walDir, hintFileName(id))
+}

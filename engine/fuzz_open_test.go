@@ -61,8 +61,12 @@ const (
 	fzHintTmp
 	fzJournalTmp
 	fzUnknown
-	fzKinds
+	fzWALHint // wal/<id>.hint, written when a log file is sealed
+	// Kinds 9 to 15 are names Open must ignore, like fzUnknown.
 )
+
+// fzKindMask selects the kind bits of a kind byte.
+const fzKindMask = 0x0f
 
 // fzRawSums in a kind byte keeps the file's checksums as they are. Without
 // it they are recomputed after decoding (a no-op for an intact file), so
@@ -88,9 +92,11 @@ func fzIDOf(b byte) uint32 {
 func (f fzFile) path() string {
 	ls := filepath.Join(fzDir, "last_state")
 	name := fmt.Sprintf("%012d", f.id)
-	switch f.kind & 7 {
+	switch f.kind & fzKindMask {
 	case fzWALData:
 		return filepath.Join(fzDir, "wal", name+".data")
+	case fzWALHint:
+		return filepath.Join(fzDir, "wal", name+".hint")
 	case fzLSData:
 		return filepath.Join(ls, name+".data")
 	case fzLSHint:
@@ -112,10 +118,10 @@ func (f fzFile) path() string {
 }
 
 // fzDecode turns fuzz input into files. Format: byte 0 is the number of
-// files (mod 16); then, per file, a kind byte (low 3 bits: wal/<id>.data,
+// files (mod 16); then, per file, a kind byte (low 4 bits: wal/<id>.data,
 // last_state/<id>.data, last_state/<id>.hint, last_state/COMPACTION,
-// <id>.data.tmp, <id>.hint.tmp, COMPACTION.tmp, a name Open must ignore;
-// bit 7: keep the checksums as they are rather than fix them), an id byte (255 = the largest id), a
+// <id>.data.tmp, <id>.hint.tmp, COMPACTION.tmp, a name Open must ignore,
+// wal/<id>.hint, 9 to 15 names Open must ignore; bit 7: keep the checksums as they are rather than fix them), an id byte (255 = the largest id), a
 // little-endian uint16 length and that many bytes (fewer if the input ends).
 // A later file with the same path replaces an earlier one.
 func fzDecode(in []byte) []fzFile {
@@ -129,14 +135,14 @@ func fzDecode(in []byte) []fzFile {
 		if len(in) < 4 {
 			break
 		}
-		f := fzFile{kind: in[0] & (fzRawSums | 7), id: fzIDOf(in[1])}
+		f := fzFile{kind: in[0] & (fzRawSums | fzKindMask), id: fzIDOf(in[1])}
 		l := int(binary.LittleEndian.Uint16(in[2:]))
 		in = in[4:]
 		l = min(l, len(in))
 		f.data = bytes.Clone(in[:l])
 		in = in[l:]
 		if f.kind&fzRawSums == 0 {
-			fzFixChecksums(f.kind&7, f.data)
+			fzFixChecksums(f.kind&fzKindMask, f.data)
 		}
 		files = slices.DeleteFunc(files, func(g fzFile) bool { return g.path() == f.path() })
 		files = append(files, f)
@@ -192,7 +198,7 @@ func fzFixChecksums(kind byte, b []byte) {
 			le.PutUint32(r[0:], fzSum(r[4:size]))
 			off += size
 		}
-	case fzLSHint, fzHintTmp:
+	case fzLSHint, fzHintTmp, fzWALHint:
 		if len(b) < 16 {
 			return
 		}
@@ -258,6 +264,10 @@ func fzSerialize(tb testing.TB, fsys *vfs.MemFS) []fzFile {
 		return id, err == nil && len(s) == 12
 	}
 	add("wal", func(name string) (byte, uint32, bool) {
+		if base, ok := strings.CutSuffix(name, ".hint"); ok {
+			id, ok := idOf(base)
+			return fzWALHint, id, ok
+		}
 		base, ok := strings.CutSuffix(name, ".data")
 		id, ok2 := idOf(base)
 		return fzWALData, id, ok && ok2
@@ -329,15 +339,16 @@ func fzRun(tb testing.TB, name string, body func(db *engine.DB, m *vfs.MemFS)) [
 // format, by name.
 func fzSeeds(tb testing.TB) map[string][]byte {
 	seeds := map[string][]byte{
-		"no files":         {0},
-		"empty input":      {},
-		"only a journal":   nil,
-		"real":             nil,
-		"log only":         nil,
-		"merge committed":  nil,
-		"merge tmp files":  nil,
-		"torn log tail":    nil,
-		"two merges, more": nil,
+		"no files":                          {0},
+		"empty input":                       {},
+		"only a journal":                    nil,
+		"real":                              nil,
+		"log only":                          nil,
+		"merge committed":                   nil,
+		"merge tmp files":                   nil,
+		"torn log tail":                     nil,
+		"torn log tail, older files hinted": nil,
+		"two merges, more":                  nil,
 	}
 	run := func(name string, body func(db *engine.DB, m *vfs.MemFS)) []fzFile { return fzRun(tb, name, body) }
 
@@ -354,11 +365,28 @@ func fzSeeds(tb testing.TB) map[string][]byte {
 	})
 	seeds["log only"] = fzEncode(tb, logOnly)
 
-	torn := slices.Clone(logOnly)
+	// As a crash leaves it: the newest log file has no hint yet and
+	// ends in a torn record.
+	torn := slices.DeleteFunc(slices.Clone(logOnly), func(f fzFile) bool { return f.kind == fzWALHint })
 	last := torn[len(torn)-1]
 	last.data = last.data[:len(last.data)-7]
 	torn[len(torn)-1] = last
 	seeds["torn log tail"] = fzEncode(tb, torn)
+	// And with the older log files' hints kept.
+	var newest uint32
+	for _, f := range logOnly {
+		if f.kind == fzWALData {
+			newest = max(newest, f.id)
+		}
+	}
+	tornHinted := slices.DeleteFunc(slices.Clone(logOnly), func(f fzFile) bool { return f.kind == fzWALHint && f.id == newest })
+	for i, f := range tornHinted {
+		if f.kind == fzWALData && f.id == newest {
+			f.data = f.data[:len(f.data)-7]
+			tornHinted[i] = f
+		}
+	}
+	seeds["torn log tail, older files hinted"] = fzEncode(tb, tornHinted)
 
 	seeds["two merges, more"] = fzEncode(tb, run("two merges", func(db *engine.DB, _ *vfs.MemFS) {
 		fzWorkload(tb, db, 4)
@@ -417,7 +445,7 @@ func fzCorpusVariants(tb testing.TB) map[string][]byte {
 		out[name] = fzEncode(tb, fn(c))
 	}
 	find := func(files []fzFile, kind byte) int {
-		return slices.IndexFunc(files, func(f fzFile) bool { return f.kind&7 == kind })
+		return slices.IndexFunc(files, func(f fzFile) bool { return f.kind&fzKindMask == kind })
 	}
 	mutate("hint-bitflip", real, func(fs []fzFile) []fzFile {
 		i := find(fs, fzLSHint)
@@ -461,7 +489,7 @@ func fzCorpusVariants(tb testing.TB) map[string][]byte {
 			fzFile{kind: fzUnknown, id: 4, data: []byte("ignore me too")})
 	})
 	mutate("journal-without-outputs", committed, func(fs []fzFile) []fzFile {
-		return slices.DeleteFunc(fs, func(f fzFile) bool { return f.kind&7 == fzDataTmp })
+		return slices.DeleteFunc(fs, func(f fzFile) bool { return f.kind&fzKindMask == fzDataTmp })
 	})
 	mutate("journal-version-2", committed, func(fs []fzFile) []fzFile {
 		fs[find(fs, fzJournal)].data[4] = 2
@@ -494,6 +522,36 @@ func fzCorpusVariants(tb testing.TB) map[string][]byte {
 		binary.LittleEndian.PutUint64(r[25:], 1) // expired in 1970
 		return fs
 	})
+	// Log files loaded from their hints (a clean Close hints them all).
+	logOnly := fzDecode(seeds["log only"])
+	mutate("wal-hint-bitflip", logOnly, func(fs []fzFile) []fzFile {
+		i := find(fs, fzWALHint)
+		fs[i].data[len(fs[i].data)/2] ^= 0x10
+		fs[i].kind |= fzRawSums
+		return fs
+	})
+	mutate("wal-hint-bitflip-fixed-sums", logOnly, func(fs []fzFile) []fzFile {
+		h := fs[find(fs, fzWALHint)]
+		h.data[len(h.data)/2] ^= 0x10
+		return fs
+	})
+	mutate("wal-data-bitflip-behind-intact-hint", logOnly, func(fs []fzFile) []fzFile {
+		i := find(fs, fzWALData)
+		fs[i].data[datafile.FileHeaderSize+datafile.RecordHeaderSize+1] ^= 0x01 // in the first record's key
+		fs[i].kind |= fzRawSums
+		return fs
+	})
+	mutate("wal-data-seq-changed-behind-intact-hint", logOnly, func(fs []fzFile) []fzFile {
+		fs[find(fs, fzWALData)].data[datafile.FileHeaderSize+17] ^= 0x40 // checksums fixed up
+		return fs
+	})
+	mutate("wal-hint-orphan-and-stale", logOnly, func(fs []fzFile) []fzFile {
+		h := fs[find(fs, fzWALHint)]
+		// The hint of one file under the name of another, and one
+		// without a data file.
+		return append(fs, fzFile{kind: fzWALHint, id: h.id + 1, data: bytes.Clone(h.data)},
+			fzFile{kind: fzWALHint, id: 200, data: bytes.Clone(h.data)})
+	})
 	mutate("journal-only-naming-its-own-outputs-as-inputs", nil, func([]fzFile) []fzFile {
 		j := compaction.Journal{Inputs: []compaction.FileRef{{WAL: false, ID: 5}, {WAL: true, ID: 6}}, Outputs: []uint32{5}}
 		return []fzFile{{kind: fzJournal, data: j.Encode()}}
@@ -511,21 +569,29 @@ func fzCorpusVariants(tb testing.TB) map[string][]byte {
 // a record, or a merge of its file, now fails with ErrCorrupt instead of
 // changing what readers see.
 func fzHintMismatch(m *vfs.MemFS, files []fzFile) string {
-	data := map[uint32][]byte{}
+	type fileKey struct {
+		wal bool
+		id  uint32
+	}
+	data := map[fileKey][]byte{}
 	for _, f := range files {
-		if k := f.kind & 7; k == fzLSData || k == fzDataTmp {
-			data[f.id] = f.data
+		switch f.kind & fzKindMask {
+		case fzLSData, fzDataTmp:
+			data[fileKey{false, f.id}] = f.data
+		case fzWALData:
+			data[fileKey{true, f.id}] = f.data
 		}
 	}
 	for _, f := range files {
-		if k := f.kind & 7; k != fzLSHint && k != fzHintTmp {
+		k := f.kind & fzKindMask
+		if k != fzLSHint && k != fzHintTmp && k != fzWALHint {
 			continue
 		}
 		hf, err := hintfile.Open(m, f.path())
 		if err != nil {
 			continue
 		}
-		d, ok := data[f.id]
+		d, ok := data[fileKey{k == fzWALHint, f.id}]
 		if !ok || hf.ID() != f.id || hf.Footer().DataSize != int64(len(d)) {
 			hf.Close()
 			continue
@@ -793,6 +859,19 @@ func TestFuzzOpenDirSeeds(t *testing.T) {
 				return
 			}
 			require.NoError(t, err, "a directory the engine wrote opens")
+			if strings.HasPrefix(name, "log only") || strings.HasPrefix(name, "torn log tail") {
+				// Every hinted log file loads from its hint.
+				hints := 0
+				for _, f := range files {
+					if f.kind == fzWALHint {
+						hints++
+					}
+				}
+				if name == "log only" {
+					require.Positive(t, hints, "a clean Close hints every log file")
+				}
+				require.EqualValues(t, hints, db.Stats().WALHintFiles)
+			}
 			if name == "real" || name == "merge committed" || name == "log only" {
 				for _, k := range []string{"ttl1", "ttl2"} {
 					v, err := db.Get([]byte(k))

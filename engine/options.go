@@ -64,6 +64,7 @@ type Options struct {
 	// DisableMmap makes reads use pread instead of read-only memory
 	// mappings of the data files.
 	DisableMmap bool
+
 	// MaxOpenFiles caps the descriptors held for reading unmapped data
 	// files (least recently used are closed first). Default 256.
 	MaxOpenFiles int

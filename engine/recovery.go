@@ -40,6 +40,13 @@ type recovery struct {
 	// keydir was sized for their records (see replayReserve).
 	walBytes int64
 	reserved bool
+	// walHinted holds the log files loaded from their hint files: the
+	// replay skips them.
+	walHinted map[uint32]bool
+	// staleHints are log hint files that are not used (damaged, not
+	// matching, or without a data file): removed once recovery succeeded,
+	// so that a failed Open leaves them for a look.
+	staleHints []string
 
 	mu sync.Mutex // guards db.seq and the stats while pass 2 runs in parallel
 }
@@ -61,6 +68,9 @@ func (db *DB) recover() (nextID uint32, err error) {
 	}
 	db.st.recoveryLog = time.Since(start)
 	r.tombs = nil
+	if err := r.removeStaleHints(); err != nil {
+		return 0, err
+	}
 	if r.maxID == ^uint32(0) {
 		return 0, fmt.Errorf("simplekv: data file ids exhausted in %s", db.dir)
 	}
@@ -124,7 +134,7 @@ func (db *DB) removeMergeInputs(j compaction.Journal) error {
 	var paths []string
 	for _, in := range j.Inputs {
 		if in.WAL {
-			paths = append(paths, walPath(db.dir, in.ID))
+			paths = append(paths, walPath(db.dir, in.ID), walHintPath(db.dir, in.ID))
 		} else {
 			paths = append(paths, lastStatePath(db.dir, in.ID), hintPath(db.dir, in.ID))
 		}
@@ -194,6 +204,10 @@ func (r *recovery) loadLastState() error {
 		}
 	}()
 	reserve := 0
+	walIDs, err := r.walHints()
+	if err != nil {
+		return err
+	}
 	for _, id := range ids {
 		r.maxID = max(r.maxID, id)
 		path := lastStatePath(db.dir, id)
@@ -205,22 +219,12 @@ func (r *recovery) loadLastState() error {
 		if err != nil {
 			return err
 		}
-		// The hint stands in for the records, not for the file header:
-		// a data file of another format version (or not ours) must fail
-		// Open now, not a read or a merge later.
 		if fi.Size() < datafile.FileHeaderSize {
 			return fmt.Errorf("simplekv: %w", &datafile.CorruptError{Path: path,
 				Reason: fmt.Sprintf("merged data file of %d bytes, shorter than its header", fi.Size())})
 		}
-		hdr, err := f.r.ReadRaw(0, datafile.FileHeaderSize, nil)
-		if err != nil {
-			return fmt.Errorf("simplekv: %w", &datafile.CorruptError{Path: path, Reason: fmt.Sprintf("cannot read the file header: %v", err)})
-		}
-		if hid, err := datafile.DecodeFileHeader(path, hdr); err != nil {
-			return fmt.Errorf("simplekv: %w", err)
-		} else if hid != id {
-			return fmt.Errorf("simplekv: %w", &datafile.CorruptError{Path: path,
-				Reason: fmt.Sprintf("header names file id %d", hid)})
+		if err := checkFileHeader(f, path, id); err != nil {
+			return err
 		}
 		f.size.Store(fi.Size())
 		db.st.diskBytes.Add(fi.Size())
@@ -244,6 +248,42 @@ func (r *recovery) loadLastState() error {
 			reserve += int(fi.Size() / 64)
 		}
 		files = append(files, lf)
+	}
+	// Sealed log files with a hint load like merged files; the rest
+	// are replayed by loadWAL.
+	r.walHinted = map[uint32]bool{}
+	for _, id := range walIDs {
+		path := walPath(db.dir, id)
+		fi, err := db.fs.Stat(path)
+		if err != nil {
+			return fmt.Errorf("simplekv: stat %s: %w", path, err)
+		}
+		if fi.Size() < datafile.FileHeaderSize {
+			continue // the replay removes it
+		}
+		hint := r.openWALHint(id, fi.Size())
+		if hint == nil {
+			continue
+		}
+		f, err := db.addReader(id, path, true)
+		if err != nil {
+			hint.Close()
+			return err
+		}
+		files = append(files, lsFile{f: f, hint: hint})
+		if err := checkFileHeader(f, path, id); err != nil {
+			return err
+		}
+		r.walHinted[id] = true
+		r.maxID = max(r.maxID, id)
+		f.size.Store(fi.Size())
+		db.st.diskBytes.Add(fi.Size())
+		r.byID[id] = f
+		ft := hint.Footer()
+		reserve += int(ft.Entries - ft.Tombstones)
+		f.noteSeqs(ft.MinSeq, ft.MaxSeq)
+		db.seq = max(db.seq, ft.MaxSeq)
+		db.st.walHintLoads++
 	}
 	if len(files) == 0 {
 		return nil
@@ -366,6 +406,97 @@ type stray struct {
 	f   *dataFile
 	key []byte
 	e   keydir.Entry
+}
+
+// checkFileHeader checks the header of data file id, loaded from its hint:
+// the hint stands in for the records, not for the header, so a file of
+// another format version (or not ours) fails Open now, not a read later.
+func checkFileHeader(f *dataFile, path string, id uint32) error {
+	hdr, err := f.r.ReadRaw(0, datafile.FileHeaderSize, nil)
+	if err != nil {
+		return fmt.Errorf("simplekv: %w", &datafile.CorruptError{Path: path, Reason: fmt.Sprintf("cannot read the file header: %v", err)})
+	}
+	if hid, err := datafile.DecodeFileHeader(path, hdr); err != nil {
+		return fmt.Errorf("simplekv: %w", err)
+	} else if hid != id {
+		return fmt.Errorf("simplekv: %w", &datafile.CorruptError{Path: path,
+			Reason: fmt.Sprintf("header names file id %d", hid)})
+	}
+	return nil
+}
+
+// walHints returns the ids of the log files that have a hint file, and
+// removes the hint files whose data file is gone (a merge removed it
+// while, or before, the hint was written).
+func (r *recovery) walHints() ([]uint32, error) {
+	db := r.db
+	dir := filepath.Join(db.dir, walDir)
+	names, err := db.fs.List(dir)
+	if err != nil {
+		return nil, fmt.Errorf("simplekv: list %s: %w", dir, err)
+	}
+	data := map[uint32]bool{}
+	for _, name := range names {
+		if id, ok := parseDataFileName(name); ok {
+			data[id] = true
+		}
+	}
+	var ids []uint32
+	for _, name := range names {
+		id, ok := parseHintFileName(name)
+		if !ok {
+			continue
+		}
+		if !data[id] {
+			p := walHintPath(db.dir, id)
+			db.log.Warn("simplekv: a hint file without its data file; removing it", "path", p)
+			r.staleHints = append(r.staleHints, p)
+			// Its id is never reused: a new log file must not meet it.
+			r.maxID = max(r.maxID, id)
+			continue
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// openWALHint opens and checks the hint file of log file id, whose data
+// file is dataSize bytes. An unusable hint is removed: the data file is
+// replayed instead, and Open writes it a new hint.
+func (r *recovery) openWALHint(id uint32, dataSize int64) *hintfile.File {
+	db := r.db
+	path := walHintPath(db.dir, id)
+	hf, err := hintfile.OpenMapped(db.fs, path)
+	if err == nil && (hf.ID() != id || hf.Footer().DataSize != dataSize || hf.Footer().Entries == 0) {
+		err = fmt.Errorf("hint names file %d of %d bytes with %d entries, data file is %d of %d bytes",
+			hf.ID(), hf.Footer().DataSize, hf.Footer().Entries, id, dataSize)
+		hf.Close()
+	}
+	if err != nil {
+		db.log.Warn("simplekv: log hint file unusable; removing it and replaying its data file", "path", path, "err", err)
+		db.st.hintFallbacks++
+		r.staleHints = append(r.staleHints, path)
+		return nil
+	}
+	return hf
+}
+
+// removeStaleHints removes the log hint files recovery did not use (Open
+// writes new ones for the files it replayed) and syncs wal/.
+func (r *recovery) removeStaleHints() error {
+	db := r.db
+	for _, p := range r.staleHints {
+		if err := db.fs.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("simplekv: remove %s: %w", p, err)
+		}
+	}
+	if len(r.staleHints) == 0 {
+		return nil
+	}
+	if err := db.fs.SyncDir(filepath.Join(db.dir, walDir)); err != nil {
+		return fmt.Errorf("simplekv: sync %s: %w", filepath.Join(db.dir, walDir), err)
+	}
+	return nil
 }
 
 // openHint opens and checks the hint file of last_state/ file id, whose
@@ -493,18 +624,26 @@ func (r *recovery) loadWAL() error {
 	for _, name := range names {
 		id, ok := parseDataFileName(name)
 		if !ok {
-			db.log.Warn("simplekv: ignoring unknown file", "path", filepath.Join(dir, name))
+			if _, hint := parseHintFileName(name); !hint {
+				db.log.Warn("simplekv: ignoring unknown file", "path", filepath.Join(dir, name))
+			}
 			continue
 		}
 		ids = append(ids, id)
 	}
 	for _, id := range ids {
+		if r.walHinted[id] {
+			continue
+		}
 		if fi, err := db.fs.Stat(walPath(db.dir, id)); err == nil {
 			r.walBytes += fi.Size()
 		}
 	}
 	// Names sort in id order because ids are zero-padded.
 	for i, id := range ids {
+		if r.walHinted[id] {
+			continue
+		}
 		kept, err := r.recoverWALFile(id, i == len(ids)-1)
 		if err != nil {
 			return err
@@ -514,6 +653,9 @@ func (r *recovery) loadWAL() error {
 		// would fail the Open with "ids exhausted" for nothing.
 		if kept || id < math.MaxUint32 {
 			r.maxID = max(r.maxID, id)
+		}
+		if kept {
+			db.replayed = append(db.replayed, id)
 		}
 	}
 	if r.reserved {

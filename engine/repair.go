@@ -39,10 +39,12 @@ import (
 //     crash: it is left for Open, which truncates it (see Open). Repair
 //     does not salvage records after it, so that what survives of the
 //     newest writes stays a prefix of the write order.
-//   - The hint file of a rewritten last_state/ file is replaced by one
-//     written from the new data file, and so is a hint file that is
-//     missing, damaged or does not match its data file (Open would only
-//     scan the data file instead, at every Open). No key depends on a hint.
+//   - The hint file of a rewritten data file is replaced by one written
+//     from the new data file, and so is a hint file that is damaged or
+//     does not match its data file, or a missing one in last_state/ (Open
+//     would only scan the data file instead). A log file without a hint is
+//     left so: Open replays it and then writes its hint. No key depends on
+//     a hint.
 //   - A merge journal (last_state/COMPACTION) that fails its checksum, or
 //     that names outputs that no longer exist (so Open cannot finish the
 //     merge), is removed. A committed merge publishes all its outputs
@@ -195,7 +197,7 @@ func (r *repairer) run() error {
 		if err != nil {
 			return err
 		}
-		if d.problem != "" {
+		if d.problem != "" || d.hint != "" {
 			todo = append(todo, d)
 		}
 	}

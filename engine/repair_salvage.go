@@ -77,18 +77,35 @@ func (r *repairer) scan(path string, id uint32, wal, newest bool) (repairData, e
 	case sum.records > 0 && headerID != id:
 		d.problem = fmt.Sprintf("file header names id %d", headerID)
 	}
-	if !wal && d.problem == "" {
-		d.hint = r.checkHint(id, d.size, sum)
+	// A torn tail of the newest log file is left for Open, and so is its
+	// hint if it has one: the hint's data size cannot match a file that
+	// grew a tail after it was sealed, so Open drops the hint itself and
+	// replays the file.
+	if d.problem == "" && !(wal && s.Torn()) {
+		d.hint = r.checkHint(d, sum)
 	}
 	return d, nil
 }
 
-// checkHint returns why the hint file of last_state/ file id needs to be
+// hintOf is the hint file of data file d: in last_state/ or in wal/.
+func (r *repairer) hintOf(d repairData) string {
+	if d.wal {
+		return walHintPath(r.dir, d.id)
+	}
+	return hintPath(r.dir, d.id)
+}
+
+// checkHint returns why the hint file of clean data file d needs to be
 // rewritten, or "": the checks of Open (intact, same id, same data size)
-// plus the footer's counts and sequence range against the data file's.
-func (r *repairer) checkHint(id uint32, size int64, sum repairSeqs) string {
-	path := hintPath(r.dir, id)
+// plus the footer's counts and sequence range against the data file's. A
+// log file without a hint is not a problem (Open replays it and writes
+// its hint); a merged file without one is.
+func (r *repairer) checkHint(d repairData, sum repairSeqs) string {
+	id, size, path := d.id, d.size, r.hintOf(d)
 	if _, err := r.fs.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if d.wal {
+			return ""
+		}
 		if _, err := r.fs.Stat(path + compaction.TmpSuffix); err == nil && r.mergePending {
 			return "" // the pending merge publishes it at the next Open
 		}
@@ -140,17 +157,16 @@ func (r *repairer) salvage(d repairData) error {
 	for _, x := range dropped {
 		r.rep.BytesDropped += x.Length
 	}
-	hint := hintPath(r.dir, d.id)
-	hintExists := false
-	if !d.wal {
-		_, herr := r.fs.Stat(hint)
-		hintExists = herr == nil
-		switch {
-		case fr.Removed && hintExists:
-			r.rep.Hints = append(r.rep.Hints, HintRepair{Path: hint, Reason: "its data file is removed"})
-		case !fr.Removed:
-			r.rep.Hints = append(r.rep.Hints, HintRepair{Path: hint, Reason: "its data file is rewritten", Rewritten: true})
-		}
+	hint := r.hintOf(d)
+	_, herr := r.fs.Stat(hint)
+	hintExists := herr == nil
+	switch {
+	case fr.Removed && hintExists:
+		r.rep.Hints = append(r.rep.Hints, HintRepair{Path: hint, Reason: "its data file is removed"})
+	case !fr.Removed && (hintExists || !d.wal):
+		// A log file gets a new hint only if it had one: the newest
+		// log file may still be the one the next Open replays.
+		r.rep.Hints = append(r.rep.Hints, HintRepair{Path: hint, Reason: "its data file is rewritten", Rewritten: true})
 	}
 	if r.dry {
 		return nil
@@ -158,7 +174,7 @@ func (r *repairer) salvage(d repairData) error {
 	r.log.Warn("simplekv: repair: salvaging a damaged data file", "path", d.path, "problem", d.problem,
 		"records", fr.Records, "dropped_ranges", len(dropped))
 	dir := filepath.Dir(d.path)
-	if !d.wal && hintExists {
+	if hintExists {
 		// Never leave a hint next to data it does not describe, even
 		// for an instant.
 		if err := r.fs.Remove(hint); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -203,10 +219,10 @@ func (r *repairer) salvage(d repairData) error {
 	if err := r.syncDir(dir); err != nil {
 		return err
 	}
-	if d.wal {
+	if d.wal && !hintExists {
 		return nil
 	}
-	return r.writeHint(d.id, fr.NewSize, func(add func(hintfile.Entry) error) error {
+	return r.writeHint(hint, d.id, fr.NewSize, func(add func(hintfile.Entry) error) error {
 		for i, k := range keep {
 			if err := add(repairHintEntry(b[k.off:k.off+k.size], offs[i])); err != nil {
 				return err
@@ -218,17 +234,17 @@ func (r *repairer) salvage(d repairData) error {
 
 // rewriteHint replaces the hint file of clean data file d.
 func (r *repairer) rewriteHint(d repairData) error {
-	r.rep.Hints = append(r.rep.Hints, HintRepair{Path: hintPath(r.dir, d.id), Reason: d.hint, Rewritten: true})
+	r.rep.Hints = append(r.rep.Hints, HintRepair{Path: r.hintOf(d), Reason: d.hint, Rewritten: true})
 	if r.dry {
 		return nil
 	}
-	r.log.Warn("simplekv: repair: rewriting a hint file", "path", hintPath(r.dir, d.id), "reason", d.hint)
+	r.log.Warn("simplekv: repair: rewriting a hint file", "path", r.hintOf(d), "reason", d.hint)
 	f, err := r.fs.Open(d.path)
 	if err != nil {
 		return fmt.Errorf("simplekv: repair: open %s: %w", d.path, err)
 	}
 	defer f.Close()
-	return r.writeHint(d.id, d.size, func(add func(hintfile.Entry) error) error {
+	return r.writeHint(r.hintOf(d), d.id, d.size, func(add func(hintfile.Entry) error) error {
 		s := datafile.NewScanner(f, d.path, d.size)
 		for s.Next() {
 			if err := add(repairHintEntry(s.Raw(), s.Offset())); err != nil {
@@ -256,11 +272,10 @@ func repairHintEntry(raw []byte, off int64) hintfile.Entry {
 	return e
 }
 
-// writeHint writes the hint file of last_state/ file id (dataSize bytes)
+// writeHint writes final, the hint file of data file id (dataSize bytes),
 // from the entries fill adds: under a temporary name, synced, renamed into
 // place, directory synced.
-func (r *repairer) writeHint(id uint32, dataSize int64, fill func(add func(hintfile.Entry) error) error) error {
-	final := hintPath(r.dir, id)
+func (r *repairer) writeHint(final string, id uint32, dataSize int64, fill func(add func(hintfile.Entry) error) error) error {
 	tmp := final + repairTmpSuffix
 	hw, err := hintfile.Create(r.fs, tmp, id)
 	if err != nil {

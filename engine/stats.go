@@ -24,9 +24,13 @@ type Stats struct {
 	RecoveryHintsDuration, RecoveryLogDuration time.Duration
 	RecoveredRecords                           int64 // records loaded by Open (from hints or scans)
 	TornBytes                                  int64 // bytes of torn tail truncated by Open
-	// HintFallbacks counts merged files Open had to scan because their
-	// hint file was missing, damaged or did not match.
+	// HintFallbacks counts data files Open had to scan because their
+	// hint file was damaged or did not match (or, for a merged file, was
+	// missing).
 	HintFallbacks int64
+	// WALHintFiles counts log files Open loaded from their hint files
+	// (written when a log file is sealed) instead of replaying them.
+	WALHintFiles int64
 
 	// Files reports each data file (active one included), in id order.
 	Files []FileStats
@@ -67,6 +71,7 @@ type stats struct {
 	recoveredRecords           int64
 	tornBytes                  int64
 	hintFallbacks              int64
+	walHintLoads               int64
 }
 
 // Stats reports the DB's counters. It works after Close too (reporting the
@@ -93,6 +98,7 @@ func (db *DB) Stats() Stats {
 		RecoveryHintsDuration: db.st.recoveryHints,
 		RecoveryLogDuration:   db.st.recoveryLog,
 		HintFallbacks:         db.st.hintFallbacks,
+		WALHintFiles:          db.st.walHintLoads,
 		Files:                 files,
 		ReclaimableBytes:      reclaimable,
 		Compactions:           db.st.compactions.Load(),

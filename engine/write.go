@@ -352,5 +352,6 @@ func (db *DB) rotateLocked() error {
 	if err := old.Close(); err != nil {
 		db.log.Warn("simplekv: close sealed data file", "path", old.Path(), "err", err)
 	}
+	db.hintInBackground(old.ID())
 	return nil
 }
