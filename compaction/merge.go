@@ -41,9 +41,11 @@ type Output struct {
 
 	// For the i-th put copied (in offset order), to[i] is its offset in
 	// the output and from[i] where it was copied from: file id << 32 |
-	// offset.
-	to   []uint32
-	from []uint64
+	// offset, and fromSize[i] its size there (a record converted from an
+	// older format version changes size).
+	to       []uint32
+	from     []uint64
+	fromSize []uint32
 }
 
 // Expired is a record the keydir still pointed at that had expired: the
@@ -153,7 +155,9 @@ type mergeState struct {
 	hw  *hintfile.Writer
 	out *Output
 	buf []byte
-	n   int
+	// conv holds a record converted from an older format version.
+	conv []byte
+	n    int
 	// scanned counts input bytes since the last look at Stop.
 	scanned int64
 	// synced is the size of the current output at its last sync.
@@ -224,7 +228,11 @@ func (st *mergeState) record(in Input, s *datafile.Scanner) error {
 	switch {
 	case pointed && !tomb && !expired:
 		st.res.Copied++
-		return st.add(s.Raw(), key, h, false, uint64(in.ID)<<32|uint64(off))
+		raw, err := st.current(in, s)
+		if err != nil {
+			return err
+		}
+		return st.add(raw, key, h, false, uint64(in.ID)<<32|uint64(off))
 	case tomb || expired:
 		if expired && pointed {
 			st.res.Expired = append(st.res.Expired, Expired{Key: append([]byte(nil), key...), Entry: e})
@@ -237,10 +245,12 @@ func (st *mergeState) record(in Input, s *datafile.Scanner) error {
 			return nil
 		}
 		st.res.KeptTombstones++
-		raw := s.Raw()
+		raw, err := st.current(in, s)
+		if err != nil {
+			return err
+		}
 		if expired {
 			st.res.ExpiredTombstones++
-			var err error
 			st.buf, err = datafile.AppendEncoded(st.buf[:0], h.Seq, 0, datafile.FlagTombstone, key, nil)
 			if err != nil {
 				return fmt.Errorf("compaction: %w", err)
@@ -253,6 +263,23 @@ func (st *mergeState) record(in Input, s *datafile.Scanner) error {
 		st.res.Dropped++
 		return nil
 	}
+}
+
+// current returns the scanner's record in the current format version: as
+// it is, or re-encoded (same sequence number, expiry, flags, key and stored
+// value) when its file is of an older version, so that a merge converts
+// version-1 files.
+func (st *mergeState) current(in Input, s *datafile.Scanner) ([]byte, error) {
+	if s.Version() == datafile.Version {
+		return s.Raw(), nil
+	}
+	h := s.Header()
+	var err error
+	st.conv, err = datafile.AppendEncoded(st.conv[:0], h.Seq, h.Expiry, h.Flags, s.Key(), s.Stored())
+	if err != nil {
+		return nil, fmt.Errorf("compaction: convert a record of %s: %w", in.Path, err)
+	}
+	return st.conv, nil
 }
 
 // add appends one record to the current output, starting a new one when
@@ -304,6 +331,7 @@ func (st *mergeState) add(raw, key []byte, h datafile.Header, tomb bool, from ui
 	out.Puts++
 	out.to = append(out.to, uint32(off))
 	out.from = append(out.from, from)
+	out.fromSize = append(out.fromSize, uint32(h.Size()))
 	exp := h.Expiry
 	if exp == 0 {
 		exp = math.MaxInt64
@@ -440,12 +468,12 @@ func Install(kd *keydir.Keydir, out *Output, hf *hintfile.File, movedFrom func(f
 			}
 			matched++
 			from := out.from[i]
-			old := keydir.Entry{FileID: uint32(from >> 32), Offset: uint32(from), Size: e.Size, Seq: e.Seq, Expiry: e.Expiry}
+			old := keydir.Entry{FileID: uint32(from >> 32), Offset: uint32(from), Size: out.fromSize[i], Seq: e.Seq, Expiry: e.Expiry}
 			nu := keydir.Entry{FileID: out.ID, Offset: e.Offset, Size: e.Size, Seq: e.Seq, Expiry: e.Expiry}
 			if kd.CompareAndSwap(e.Key, old, nu) {
 				moved++
 				if movedFrom != nil {
-					movedFrom(old.FileID, int64(e.Size))
+					movedFrom(old.FileID, int64(old.Size))
 				}
 			} else {
 				lostBytes += int64(e.Size)

@@ -6,25 +6,32 @@
 // A data file is a 16-byte header followed by records, back to back:
 //
 //	file header (16 bytes, little endian)
-//	+--------+---------+----------+---------+----------+
-//	| magic  | version | reserved | file id | checksum |
-//	| "SKVD" | u16 = 1 | u16 = 0  | u32     | u32      |
-//	+--------+---------+----------+---------+----------+
+//	+--------+-----------+----------+---------+----------+
+//	| magic  | version   | reserved | file id | checksum |
+//	| "SKVD" | u16 = 2|1 | u16 = 0  | u32     | u32      |
+//	+--------+-----------+----------+---------+----------+
 //	checksum = low 32 bits of xxhash64(bytes 0..11)
 //
-//	record (33-byte header, then key, then value)
-//	+----------+------------+-------+---------+---------+-----+--------+-----+-------+
-//	| checksum | header sum | flags | key len | val len | seq | expiry | key | value |
-//	| u32      | u32        | u8    | u32     | u32     | u64 | i64    |     |       |
-//	+----------+------------+-------+---------+---------+-----+--------+-----+-------+
+//	record, version 2 (written): a 10 to 33-byte header, then key, then value
+//	+----------+------------+-------+---------+---------+---------+----------+-----+-------+
+//	| checksum | header sum | flags | key len | val len | seq     | [expiry] | key | value |
+//	| u32      | u16        | u8    | uvarint | uvarint | uvarint | i64      |     |       |
+//	+----------+------------+-------+---------+---------+---------+----------+-----+-------+
 //	checksum   = low 32 bits of xxhash64(every byte after the checksum field)
-//	header sum = low 32 bits of xxhash64(bytes 8..32: flags through expiry)
+//	header sum = low 16 bits of xxhash64(flags through the end of the header)
 //	flags:   bit 0 tombstone (a delete; the value is empty)
 //	         bit 1 value is snappy-compressed (val len is the stored length)
+//	         bit 2 an expiry follows seq (set exactly when the expiry is not 0)
 //	         other bits must be zero
-//	key len: 1 .. 16 MiB; val len: < 2 GiB
+//	key len: 1 .. 16 MiB; val len: < 2 GiB; uvarints are minimal
 //	seq:     the record's sequence number (< 2^63); the highest seq of a key wins
-//	expiry:  unix nanoseconds after which the record is dead; 0 = never
+//	expiry:  unix nanoseconds after which the record is dead
+//
+// Version 1 (files of earlier releases, still read: record_v1.go) has a
+// fixed 33-byte header: u32 checksum, u32 header sum, u8 flags, u32 key
+// len, u32 val len, u64 seq, i64 expiry (0 = never). The version is in
+// the file header and holds for every record of the file; a merge
+// re-encodes version-1 records as version 2.
 //
 // The header sum lets a scan tell a damaged length field (corruption) from a
 // record that a crash cut short (a torn tail): a torn append leaves an intact

@@ -11,12 +11,22 @@ import (
 const (
 	// Magic opens every data file.
 	Magic = "SKVD"
-	// Version is the data file format version this package writes.
-	Version = 1
+	// Version is the data file format version this package writes: a
+	// compact record header (record.go). VersionV1, the fixed 33-byte
+	// header of earlier releases (record_v1.go), is still read.
+	Version   = 2
+	VersionV1 = 1
 	// FileHeaderSize is the size of the file header.
 	FileHeaderSize = 16
-	// RecordHeaderSize is the size of a record header.
+	// RecordHeaderSize is the size of a version-1 record header, and the
+	// largest a version-2 header can be (MaxRecordHeaderSize).
 	RecordHeaderSize = 33
+	// MaxRecordHeaderSize bounds a record header of either version:
+	// reading this many bytes (or up to the end of the file) at a record's
+	// offset always covers its header.
+	MaxRecordHeaderSize = 33
+	// MinRecordHeaderSize is the smallest version-2 record header.
+	MinRecordHeaderSize = v2Fixed + 3
 
 	// MaxKeyLen is the format's hard limit on key length (engines may set
 	// a lower one).
@@ -29,7 +39,11 @@ const (
 const (
 	FlagTombstone  = 1 << 0
 	FlagCompressed = 1 << 1
-	knownFlags     = FlagTombstone | FlagCompressed
+	// FlagExpiry (version 2 only) says the header holds an expiry. It
+	// is set exactly when the expiry is not 0; AppendEncoded sets it.
+	FlagExpiry   = 1 << 2
+	knownFlagsV1 = FlagTombstone | FlagCompressed
+	knownFlags   = FlagTombstone | FlagCompressed | FlagExpiry
 )
 
 // Record is a decoded record. Key and Value may alias the buffer it was
@@ -47,24 +61,32 @@ type Record struct {
 // Header is a decoded record header.
 type Header struct {
 	Checksum  uint32 // over every byte after this field
-	HeaderSum uint32 // over the header fields after this one
+	HeaderSum uint32 // over the header fields after this one (16 bits in version 2)
 	Flags     byte
 	KeyLen    uint32
 	ValLen    uint32 // stored (possibly compressed) length
 	Seq       uint64
 	Expiry    int64
+	// Len is the header's own length: 33 in version 1, 10 to 33 in
+	// version 2.
+	Len uint32
 }
 
 // Size is the whole record size described by the header.
-func (h Header) Size() int64 { return RecordHeaderSize + int64(h.KeyLen) + int64(h.ValLen) }
+func (h Header) Size() int64 { return int64(h.Len) + int64(h.KeyLen) + int64(h.ValLen) }
 
 func checksum(b []byte) uint32 { return uint32(xxhash.Sum64(b)) }
 
-// EncodeFileHeader returns the 16-byte header of data file id.
-func EncodeFileHeader(id uint32) []byte {
+// EncodeFileHeader returns the 16-byte header of a data file id of the
+// current Version.
+func EncodeFileHeader(id uint32) []byte { return EncodeFileHeaderVersion(id, Version) }
+
+// EncodeFileHeaderVersion returns the 16-byte header of data file id in
+// format version v (a repair rewrites a version-1 file as version 1).
+func EncodeFileHeaderVersion(id uint32, v uint16) []byte {
 	b := make([]byte, FileHeaderSize)
 	copy(b, Magic)
-	binary.LittleEndian.PutUint16(b[4:], Version)
+	binary.LittleEndian.PutUint16(b[4:], v)
 	binary.LittleEndian.PutUint16(b[6:], 0)
 	binary.LittleEndian.PutUint32(b[8:], id)
 	binary.LittleEndian.PutUint32(b[12:], checksum(b[:12]))
@@ -73,22 +95,30 @@ func EncodeFileHeader(id uint32) []byte {
 
 // DecodeFileHeader checks a file header and returns the file id it names.
 func DecodeFileHeader(path string, b []byte) (uint32, error) {
+	id, _, err := DecodeFileHeaderVersion(path, b)
+	return id, err
+}
+
+// DecodeFileHeaderVersion checks a file header and returns the file id it
+// names and its format version (Version or VersionV1).
+func DecodeFileHeaderVersion(path string, b []byte) (uint32, uint16, error) {
 	if len(b) < FileHeaderSize {
-		return 0, corruptf(path, 0, "file header is %d bytes, want %d", len(b), FileHeaderSize)
+		return 0, 0, corruptf(path, 0, "file header is %d bytes, want %d", len(b), FileHeaderSize)
 	}
 	if string(b[:4]) != Magic {
-		return 0, corruptf(path, 0, "bad magic %q", b[:4])
+		return 0, 0, corruptf(path, 0, "bad magic %q", b[:4])
 	}
 	if got, want := binary.LittleEndian.Uint32(b[12:]), checksum(b[:12]); got != want {
-		return 0, corruptf(path, 0, "file header checksum %#x, want %#x", got, want)
+		return 0, 0, corruptf(path, 0, "file header checksum %#x, want %#x", got, want)
 	}
-	if v := binary.LittleEndian.Uint16(b[4:]); v != Version {
-		return 0, fmt.Errorf("%w: %s has version %d, this build reads %d", ErrVersion, path, v, Version)
+	v := binary.LittleEndian.Uint16(b[4:])
+	if v != Version && v != VersionV1 {
+		return 0, 0, fmt.Errorf("%w: %s has version %d, this build reads %d and %d", ErrVersion, path, v, VersionV1, Version)
 	}
 	if r := binary.LittleEndian.Uint16(b[6:]); r != 0 {
-		return 0, corruptf(path, 0, "reserved header field is %#x", r)
+		return 0, 0, corruptf(path, 0, "reserved header field is %#x", r)
 	}
-	return binary.LittleEndian.Uint32(b[8:]), nil
+	return binary.LittleEndian.Uint32(b[8:]), v, nil
 }
 
 // PrepareValue decides how value is stored: snappy-compressed when compress
@@ -121,29 +151,6 @@ func PrepareValue(value []byte, compress bool, scratch *[]byte) (stored []byte, 
 	return value, 0
 }
 
-// AppendEncoded appends a record whose value is already in stored form (see
-// PrepareValue) to dst. flags may hold FlagTombstone or FlagCompressed.
-func AppendEncoded(dst []byte, seq uint64, expiry int64, flags byte, key, stored []byte) ([]byte, error) {
-	if len(key) == 0 || len(key) > MaxKeyLen || int64(len(stored)) >= MaxValueLen || flags&^knownFlags != 0 ||
-		(flags&FlagTombstone != 0 && (len(stored) != 0 || flags&FlagCompressed != 0)) || seq >= 1<<63 {
-		return dst, fmt.Errorf("%w: key %d bytes, value %d bytes, flags %#x, seq %d", ErrInvalid, len(key), len(stored), flags, seq)
-	}
-	start := len(dst)
-	total := RecordHeaderSize + len(key) + len(stored)
-	dst = grow(dst, total)
-	rec := dst[start : start+total]
-	rec[8] = flags
-	binary.LittleEndian.PutUint32(rec[9:], uint32(len(key)))
-	binary.LittleEndian.PutUint32(rec[13:], uint32(len(stored)))
-	binary.LittleEndian.PutUint64(rec[17:], seq)
-	binary.LittleEndian.PutUint64(rec[25:], uint64(expiry))
-	binary.LittleEndian.PutUint32(rec[4:], checksum(rec[8:RecordHeaderSize]))
-	copy(rec[RecordHeaderSize:], key)
-	copy(rec[RecordHeaderSize+len(key):], stored)
-	binary.LittleEndian.PutUint32(rec[0:], checksum(rec[4:]))
-	return dst, nil
-}
-
 // AppendRecord is PrepareValue followed by AppendEncoded.
 func AppendRecord(dst []byte, seq uint64, expiry int64, tombstone bool, key, value []byte, compress bool, scratch *[]byte) ([]byte, error) {
 	if tombstone {
@@ -164,95 +171,4 @@ func grow(b []byte, n int) []byte {
 	nb := make([]byte, len(b)+n, 2*cap(b)+n)
 	copy(nb, b)
 	return nb
-}
-
-// DecodeHeader parses the fixed record header at the start of b (which must
-// hold at least RecordHeaderSize bytes) without verifying the checksum.
-func DecodeHeader(b []byte) Header {
-	return Header{
-		Checksum:  binary.LittleEndian.Uint32(b[0:]),
-		HeaderSum: binary.LittleEndian.Uint32(b[4:]),
-		Flags:     b[8],
-		KeyLen:    binary.LittleEndian.Uint32(b[9:]),
-		ValLen:    binary.LittleEndian.Uint32(b[13:]),
-		Seq:       binary.LittleEndian.Uint64(b[17:]),
-		Expiry:    int64(binary.LittleEndian.Uint64(b[25:])),
-	}
-}
-
-// headerIntact reports whether the header fields in b (a full record
-// header) match their own checksum. It lets a scan tell a damaged length
-// (corruption) from a record cut short by a crash (a torn tail).
-func headerIntact(b []byte) bool {
-	return binary.LittleEndian.Uint32(b[4:]) == checksum(b[8:RecordHeaderSize])
-}
-
-// checkHeader validates the fields of h that can be checked without the
-// body; avail is the number of bytes from the record start to the end of the
-// file. It returns a reason, or "" when the header is plausible.
-func checkHeader(h Header, avail int64) string {
-	switch {
-	case h.Flags&^knownFlags != 0:
-		return fmt.Sprintf("unknown flags %#x", h.Flags)
-	case h.KeyLen == 0:
-		return "zero key length"
-	case h.KeyLen > MaxKeyLen:
-		return fmt.Sprintf("key length %d exceeds limit", h.KeyLen)
-	case int64(h.ValLen) >= MaxValueLen:
-		return fmt.Sprintf("value length %d exceeds limit", h.ValLen)
-	case h.Flags&FlagTombstone != 0 && (h.ValLen != 0 || h.Flags&FlagCompressed != 0):
-		return "tombstone with a value"
-	case h.Seq >= 1<<63:
-		return fmt.Sprintf("sequence %d out of range", h.Seq)
-	case h.Size() > avail:
-		return fmt.Sprintf("record of %d bytes runs past the end of the file (%d bytes left)", h.Size(), avail)
-	}
-	return ""
-}
-
-// DecodeRecord verifies and decodes the complete record in b (exactly one
-// record, as located by the keydir). path and off are used in errors. The
-// returned Key aliases b; Value aliases b unless it was compressed, in which
-// case it is decompressed into a new slice.
-func DecodeRecord(path string, off int64, b []byte) (Record, error) {
-	if len(b) < RecordHeaderSize {
-		return Record{}, corruptf(path, off, "record of %d bytes is shorter than a header", len(b))
-	}
-	h := DecodeHeader(b)
-	if !headerIntact(b) {
-		return Record{}, corruptf(path, off, "record header checksum mismatch")
-	}
-	if reason := checkHeader(h, int64(len(b))); reason != "" {
-		return Record{}, corruptf(path, off, "%s", reason)
-	}
-	if h.Size() != int64(len(b)) {
-		return Record{}, corruptf(path, off, "record is %d bytes, header says %d", len(b), h.Size())
-	}
-	if got := checksum(b[4:]); got != h.Checksum {
-		return Record{}, corruptf(path, off, "checksum %#x, want %#x", got, h.Checksum)
-	}
-	return decodeBody(path, off, h, b)
-}
-
-func decodeBody(path string, off int64, h Header, b []byte) (Record, error) {
-	r := Record{
-		Seq:       h.Seq,
-		Expiry:    h.Expiry,
-		Tombstone: h.Flags&FlagTombstone != 0,
-		Key:       b[RecordHeaderSize : RecordHeaderSize+h.KeyLen],
-		Value:     b[RecordHeaderSize+h.KeyLen : h.Size()],
-	}
-	if h.Flags&FlagCompressed != 0 {
-		r.Compressed = true
-		n, err := snappy.DecodedLen(r.Value)
-		if err != nil || n > MaxValueLen {
-			return Record{}, corruptf(path, off, "bad compressed value: length %d, %v", n, err)
-		}
-		v, err := snappy.Decode(make([]byte, n), r.Value)
-		if err != nil {
-			return Record{}, corruptf(path, off, "bad compressed value: %v", err)
-		}
-		r.Value = v
-	}
-	return r, nil
 }

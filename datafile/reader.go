@@ -23,6 +23,10 @@ type Reader struct {
 	f  vfs.File
 	m  vfs.Mapping
 	mb []byte
+	// version is the format version of the file's records, from its
+	// header (Version when the header cannot be read: a read then fails
+	// its checks anyway).
+	version uint16
 }
 
 // OpenReader opens the data file at path for reading. If mapLen > 0 and the
@@ -34,6 +38,13 @@ func OpenReader(fs vfs.FS, path string, mapLen int) (*Reader, error) {
 	f, err := fs.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("datafile: open %s: %w", path, err)
+	}
+	r.version = Version
+	hdr := make([]byte, FileHeaderSize)
+	if n, _ := f.ReadAt(hdr, 0); n == FileHeaderSize {
+		if _, v, err := DecodeFileHeaderVersion(path, hdr); err == nil {
+			r.version = v
+		}
 	}
 	if mp, ok := f.(vfs.Mapper); ok && mapLen > 0 {
 		m, err := mp.Map(mapLen)
@@ -47,6 +58,9 @@ func OpenReader(fs vfs.FS, path string, mapLen int) (*Reader, error) {
 	r.f = f
 	return r, nil
 }
+
+// Version is the format version of the file's records.
+func (r *Reader) Version() uint16 { return r.version }
 
 // Mapped reports whether reads come from a memory mapping.
 func (r *Reader) Mapped() bool { return r.mb != nil }
@@ -101,7 +115,7 @@ func (r *Reader) Read(off int64, size int, buf []byte) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	rec, err := DecodeRecord(r.path, off, raw)
+	rec, err := DecodeRecordVersion(r.version, r.path, off, raw)
 	if err != nil {
 		return Record{}, err
 	}

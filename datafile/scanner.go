@@ -28,6 +28,7 @@ type Scanner struct {
 	bufOff int64
 
 	fileID  uint32
+	version uint16
 	started bool
 	off     int64 // offset of the next record
 	hdr     Header
@@ -51,6 +52,10 @@ func NewScanner(r io.ReaderAt, path string, size int64) *Scanner {
 // and the header was intact.
 func (s *Scanner) FileID() uint32 { return s.fileID }
 
+// Version is the format version the file header names (Version or
+// VersionV1); valid once Next has returned true.
+func (s *Scanner) Version() uint16 { return s.version }
+
 // Next advances to the next intact record. It returns false at the end of
 // the file, at a torn tail, or on an error.
 func (s *Scanner) Next() bool {
@@ -69,25 +74,29 @@ func (s *Scanner) Next() bool {
 		return false
 	}
 	avail := s.size - s.off
-	if avail < RecordHeaderSize {
-		return s.bad(s.off+avail, "incomplete record header")
-	}
-	b, err := s.fill(s.off, RecordHeaderSize)
+	b, err := s.fill(s.off, min(avail, MaxRecordHeaderSize))
 	if err != nil {
 		return s.fail(err)
 	}
-	h := DecodeHeader(b)
-	if !headerIntact(b) {
+	h, st := parseHeader(s.version, b)
+	switch st {
+	case hdrShort:
+		if avail < MaxRecordHeaderSize {
+			return s.bad(s.off+avail, "incomplete record header")
+		}
+		// Cannot happen: MaxRecordHeaderSize bytes hold any header.
+		return s.bad(s.off+avail, "record header checksum mismatch")
+	case hdrBad:
 		// Damaged or half-written header: torn only if nothing but
 		// zeros follows it.
-		return s.bad(s.off+RecordHeaderSize, "record header checksum mismatch")
+		return s.bad(s.off+int64(len(b)), "record header checksum mismatch")
 	}
-	if h.Size() > avail && checkHeader(h, math.MaxInt64) == "" {
+	if h.Size() > avail && checkHeader(s.version, h, math.MaxInt64) == "" {
 		// An intact header whose body runs past the end of the file:
 		// the classic torn append.
 		return s.bad(s.size, fmt.Sprintf("record of %d bytes runs past the end of the file (%d bytes left)", h.Size(), avail))
 	}
-	if reason := checkHeader(h, avail); reason != "" {
+	if reason := checkHeader(s.version, h, avail); reason != "" {
 		// The header checksum holds, so these fields were written
 		// like this: never a torn write.
 		s.done = true
@@ -116,7 +125,7 @@ func (s *Scanner) readFileHeader() bool {
 		s.fail(err)
 		return false
 	}
-	id, err := DecodeFileHeader(s.path, b)
+	id, v, err := DecodeFileHeaderVersion(s.path, b)
 	if err != nil {
 		var ce *CorruptError
 		if errors.As(err, &ce) {
@@ -128,7 +137,7 @@ func (s *Scanner) readFileHeader() bool {
 		}
 		return false
 	}
-	s.fileID = id
+	s.fileID, s.version = id, v
 	s.off = FileHeaderSize
 	return true
 }
@@ -252,11 +261,15 @@ func (s *Scanner) Header() Header { return s.hdr }
 func (s *Scanner) Offset() int64 { return s.recOff }
 
 // Key is the current record's key; valid until the next call to Next.
-func (s *Scanner) Key() []byte { return s.rec[RecordHeaderSize : RecordHeaderSize+s.hdr.KeyLen] }
+func (s *Scanner) Key() []byte { return s.rec[s.hdr.Len : s.hdr.Len+s.hdr.KeyLen] }
+
+// Stored is the current record's value as stored (compressed if the
+// header says so); valid until the next call to Next.
+func (s *Scanner) Stored() []byte { return s.rec[s.hdr.Len+s.hdr.KeyLen:] }
 
 // Raw is the current record's encoded bytes (header, key and stored value),
 // valid until the next call to Next. A record is position-independent, so
-// Raw can be appended to another data file as it is.
+// Raw can be appended to another data file of the same Version as it is.
 func (s *Scanner) Raw() []byte { return s.rec }
 
 // Record decodes the current record, decompressing its value if needed. Key

@@ -30,12 +30,19 @@ type Writer struct {
 // Create creates the data file path with id and writes its header (into the
 // buffer; call Sync to make it durable).
 func Create(fs vfs.FS, path string, id uint32) (*Writer, error) {
+	return CreateVersion(fs, path, id, Version)
+}
+
+// CreateVersion is Create for a file of format version v: Repair rewrites
+// a damaged version-1 file as version 1, copying its intact records byte
+// for byte. Records appended must be of that version.
+func CreateVersion(fs vfs.FS, path string, id uint32, v uint16) (*Writer, error) {
 	f, err := fs.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("datafile: create %s: %w", path, err)
 	}
 	w := &Writer{f: f, path: path, id: id, buf: make([]byte, 0, 64<<10)}
-	w.buf = append(w.buf, EncodeFileHeader(id)...)
+	w.buf = append(w.buf, EncodeFileHeaderVersion(id, v)...)
 	return w, nil
 }
 

@@ -104,13 +104,13 @@ func TestWriterPreallocateLimit(t *testing.T) {
 	require.NoError(t, small.Preallocate(4095))
 	require.False(t, small.Padded())
 
-	appendRecords(t, w, 0, 25) // to 3541 bytes: one more step would pass 4096
+	appendRecords(t, w, 0, 27) // to 3256 bytes: one more step would pass 4096
 	require.NoError(t, w.Preallocate(4096))
 	require.NoError(t, w.Flush())
 	require.Len(t, fileBytes(t, fsys, "/2.data"), 4096)
 
 	// At the limit nothing more is written.
-	appendRecords(t, w, 25, 5)
+	appendRecords(t, w, 27, 8) // past 4096
 	require.NoError(t, w.Preallocate(4096))
 	require.NoError(t, w.Flush())
 	require.Len(t, fileBytes(t, fsys, "/2.data"), int(w.Size()))

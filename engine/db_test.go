@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/simplekv/simplekv/datafile"
 	"github.com/simplekv/simplekv/internal/vfs"
 )
 
@@ -147,7 +148,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		})
 	}
 	require.NoError(t, db.Put([]byte("12345678"), make([]byte, 16)), "limits are inclusive")
-	require.Equal(t, bytesBefore+int64(33+8+16), db.Stats().BytesWritten)
+	require.Equal(t, bytesBefore+datafile.RecordSize(2, 0, 8, 16), db.Stats().BytesWritten)
 	require.NoError(t, db.Close())
 	after := dirSnapshot(t, dir)
 	// Only the accepted put changed the active file; Close added that
@@ -387,7 +388,7 @@ func TestCompressionFlagged(t *testing.T) {
 
 	db2 := mustOpen(t, t.TempDir(), Options{DisableCompression: true})
 	require.NoError(t, db2.Put([]byte("c"), comp))
-	require.Equal(t, int64(33+1+3000), db2.Stats().BytesWritten)
+	require.Equal(t, datafile.RecordSize(1, 0, 1, 3000), db2.Stats().BytesWritten)
 }
 
 func TestCacheNeverServesStale(t *testing.T) {

@@ -188,15 +188,15 @@ func fzFixChecksums(kind byte, b []byte) {
 			return
 		}
 		le.PutUint32(b[12:], fzSum(b[:12]))
-		for off := int64(datafile.FileHeaderSize); int64(len(b))-off >= datafile.RecordHeaderSize; {
+		v1 := le.Uint16(b[4:]) == datafile.VersionV1
+		for off := int64(datafile.FileHeaderSize); off < int64(len(b)); {
 			r := b[off:]
-			le.PutUint32(r[4:], fzSum(r[8:datafile.RecordHeaderSize]))
-			size := int64(datafile.RecordHeaderSize) + int64(le.Uint32(r[9:])) + int64(le.Uint32(r[13:]))
-			if size > int64(len(r)) {
+			size, ok := fzFixRecordHeader(r, v1)
+			if !ok || size > uint64(len(r)) {
 				return
 			}
 			le.PutUint32(r[0:], fzSum(r[4:size]))
-			off += size
+			off += int64(size)
 		}
 	case fzLSHint, fzHintTmp, fzWALHint:
 		if len(b) < 16 {
@@ -216,6 +216,40 @@ func fzFixChecksums(kind byte, b []byte) {
 			le.PutUint32(b[len(b)-4:], fzSum(b[:len(b)-4]))
 		}
 	}
+}
+
+// fzFixRecordHeader fixes the header sum of the record at the start of r
+// (version 1 or 2, as its file header says) and returns the record size
+// its header claims; false if r ends inside the header.
+func fzFixRecordHeader(r []byte, v1 bool) (uint64, bool) {
+	le := binary.LittleEndian
+	if v1 {
+		if len(r) < datafile.RecordHeaderSize {
+			return 0, false
+		}
+		le.PutUint32(r[4:], fzSum(r[8:datafile.RecordHeaderSize]))
+		return datafile.RecordHeaderSize + uint64(le.Uint32(r[9:])) + uint64(le.Uint32(r[13:])), true
+	}
+	if len(r) < datafile.MinRecordHeaderSize {
+		return 0, false
+	}
+	p := 7
+	var lens [3]uint64
+	for i := range lens {
+		x, n := binary.Uvarint(r[p:])
+		if n <= 0 {
+			return 0, false
+		}
+		lens[i], p = x, p+n
+	}
+	if r[6]&datafile.FlagExpiry != 0 {
+		p += 8
+	}
+	if p > len(r) || lens[0] > math.MaxUint32 || lens[1] > math.MaxUint32 {
+		return 0, false
+	}
+	le.PutUint16(r[4:], uint16(fzSum(r[6:p])))
+	return uint64(p) + lens[0] + lens[1], true
 }
 
 // fzOptions are the options of every Open of the fuzz target.
@@ -460,17 +494,18 @@ func fzCorpusVariants(tb testing.TB) map[string][]byte {
 	})
 	mutate("merged-data-bitflip-behind-intact-hint", real, func(fs []fzFile) []fzFile {
 		i := find(fs, fzLSData)
-		fs[i].data[datafile.FileHeaderSize+datafile.RecordHeaderSize+1] ^= 0x01 // in the first record's key
+		fs[i].data[datafile.FileHeaderSize+fzFirstHeader(tb, fs[i].data).Len+1] ^= 0x01 // in the first record's key
 		fs[i].kind |= fzRawSums
 		return fs
 	})
 	mutate("wal-bitflip-fixed-sums", real, func(fs []fzFile) []fzFile {
-		fs[find(fs, fzWALData)].data[datafile.FileHeaderSize+17] ^= 0x40 // the first record's sequence number
+		d := fs[find(fs, fzWALData)].data
+		d[datafile.FileHeaderSize+fzSeqAt(tb, d)] ^= 0x40 // the first record's sequence number
 		return fs
 	})
 	mutate("wal-bitflip", real, func(fs []fzFile) []fzFile {
 		i := find(fs, fzWALData)
-		fs[i].data[datafile.FileHeaderSize+17] ^= 0x40
+		fs[i].data[datafile.FileHeaderSize+fzSeqAt(tb, fs[i].data)] ^= 0x40
 		fs[i].kind |= fzRawSums
 		return fs
 	})
@@ -502,25 +537,37 @@ func fzCorpusVariants(tb testing.TB) map[string][]byte {
 		fzWorkload(tb, db, 9)
 		require.NoError(tb, db.Compact())
 	})
-	lastRecord := func(fs []fzFile) []byte {
+	// rewrite re-encodes the last record of the merged file that
+	// matches (same size, checksums correct) with change applied.
+	rewrite := func(fs []fzFile, match func(h datafile.Header) bool, change func(h *datafile.Header)) []fzFile {
 		d := fs[find(fs, fzLSData)].data
-		var last int64
+		var last int64 = -1
+		var lh datafile.Header
 		s := datafile.NewScanner(bytes.NewReader(d), "last", int64(len(d)))
 		for s.Next() {
-			last = s.Offset()
+			if match(s.Header()) {
+				last, lh = s.Offset(), s.Header()
+			}
 		}
 		require.NoError(tb, s.Err())
-		return d[last:]
+		require.GreaterOrEqual(tb, last, int64(0), "no record to change")
+		r := d[last : last+lh.Size()]
+		key := bytes.Clone(r[lh.Len : lh.Len+lh.KeyLen])
+		stored := bytes.Clone(r[int64(lh.Len)+int64(lh.KeyLen):])
+		h := lh
+		change(&h)
+		rec, err := datafile.AppendEncoded(nil, h.Seq, h.Expiry, h.Flags, key, stored)
+		require.NoError(tb, err)
+		require.Len(tb, rec, len(r), "the change keeps the record's size")
+		copy(r, rec)
+		return fs
 	}
 	mutate("hint-disagrees-seq", compacted, func(fs []fzFile) []fzFile {
-		r := lastRecord(fs)
-		binary.LittleEndian.PutUint64(r[17:], binary.LittleEndian.Uint64(r[17:])+1000)
-		return fs
+		return rewrite(fs, func(datafile.Header) bool { return true }, func(h *datafile.Header) { h.Seq ^= 1 })
 	})
 	mutate("hint-disagrees-expiry", compacted, func(fs []fzFile) []fzFile {
-		r := lastRecord(fs)
-		binary.LittleEndian.PutUint64(r[25:], 1) // expired in 1970
-		return fs
+		return rewrite(fs, func(h datafile.Header) bool { return h.Expiry != 0 },
+			func(h *datafile.Header) { h.Expiry = 1 }) // expired in 1970
 	})
 	// Log files loaded from their hints (a clean Close hints them all).
 	logOnly := fzDecode(seeds["log only"])
@@ -537,12 +584,13 @@ func fzCorpusVariants(tb testing.TB) map[string][]byte {
 	})
 	mutate("wal-data-bitflip-behind-intact-hint", logOnly, func(fs []fzFile) []fzFile {
 		i := find(fs, fzWALData)
-		fs[i].data[datafile.FileHeaderSize+datafile.RecordHeaderSize+1] ^= 0x01 // in the first record's key
+		fs[i].data[datafile.FileHeaderSize+fzFirstHeader(tb, fs[i].data).Len+1] ^= 0x01 // in the first record's key
 		fs[i].kind |= fzRawSums
 		return fs
 	})
 	mutate("wal-data-seq-changed-behind-intact-hint", logOnly, func(fs []fzFile) []fzFile {
-		fs[find(fs, fzWALData)].data[datafile.FileHeaderSize+17] ^= 0x40 // checksums fixed up
+		d := fs[find(fs, fzWALData)].data
+		d[datafile.FileHeaderSize+fzSeqAt(tb, d)] ^= 0x40 // checksums fixed up
 		return fs
 	})
 	mutate("wal-hint-orphan-and-stale", logOnly, func(fs []fzFile) []fzFile {
@@ -557,6 +605,20 @@ func fzCorpusVariants(tb testing.TB) map[string][]byte {
 		return []fzFile{{kind: fzJournal, data: j.Encode()}}
 	})
 	return out
+}
+
+// fzFirstHeader is the header of the first record of data file d.
+func fzFirstHeader(tb testing.TB, d []byte) datafile.Header {
+	h, ok := datafile.ParseHeader(datafile.Version, d[datafile.FileHeaderSize:])
+	require.True(tb, ok)
+	return h
+}
+
+// fzSeqAt is where the first record's sequence number starts (a version-2
+// header: checksum, header sum, flags, key and value lengths).
+func fzSeqAt(tb testing.TB, d []byte) uint32 {
+	h := fzFirstHeader(tb, d)
+	return 7 + uint32(len(binary.AppendUvarint(nil, uint64(h.KeyLen)))+len(binary.AppendUvarint(nil, uint64(h.ValLen))))
 }
 
 // fzHintMismatch returns a description of the first entry of a hint file
@@ -599,11 +661,18 @@ func fzHintMismatch(m *vfs.MemFS, files []fzFile) string {
 		var bad string
 		check := func(e hintfile.Entry) {
 			end := int64(e.Offset) + int64(e.Size)
-			if bad != "" || end > int64(len(d)) || e.Size < datafile.RecordHeaderSize {
+			if bad != "" || end > int64(len(d)) || e.Size < datafile.MinRecordHeaderSize {
 				return
 			}
-			h := datafile.DecodeHeader(d[e.Offset:end])
-			key := d[int64(e.Offset)+datafile.RecordHeaderSize : min(end, int64(e.Offset)+datafile.RecordHeaderSize+int64(h.KeyLen))]
+			v := uint16(datafile.Version)
+			if len(d) >= datafile.FileHeaderSize && binary.LittleEndian.Uint16(d[4:]) == datafile.VersionV1 {
+				v = datafile.VersionV1
+			}
+			h, ok := datafile.ParseHeader(v, d[e.Offset:end])
+			if !ok {
+				return // a read of it fails its checks: no value to disagree with
+			}
+			key := d[int64(e.Offset)+int64(h.Len) : min(end, int64(e.Offset)+int64(h.Len)+int64(h.KeyLen))]
 			tomb := h.Flags&datafile.FlagTombstone != 0
 			if !bytes.Equal(key, e.Key) || h.Seq != e.Seq || h.Expiry != e.Expiry || tomb != e.Tombstone || h.Size() != int64(e.Size) {
 				bad = fmt.Sprintf("%s: entry %q seq %d expiry %d at %d, record %q seq %d expiry %d",

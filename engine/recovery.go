@@ -47,6 +47,12 @@ type recovery struct {
 	// matching, or without a data file): removed once recovery succeeded,
 	// so that a failed Open leaves them for a look.
 	staleHints []string
+	// walHintMax is the largest sequence number of each log file loaded
+	// from its hint, and walSeq the largest of the log so far in id
+	// order: the replay checks that sequence numbers rise through the
+	// log (see recoverWALFile).
+	walHintMax map[uint32]uint64
+	walSeq     uint64
 
 	mu sync.Mutex // guards db.seq and the stats while pass 2 runs in parallel
 }
@@ -252,6 +258,7 @@ func (r *recovery) loadLastState() error {
 	// Sealed log files with a hint load like merged files; the rest
 	// are replayed by loadWAL.
 	r.walHinted = map[uint32]bool{}
+	r.walHintMax = map[uint32]uint64{}
 	for _, id := range walIDs {
 		path := walPath(db.dir, id)
 		fi, err := db.fs.Stat(path)
@@ -275,6 +282,7 @@ func (r *recovery) loadLastState() error {
 			return err
 		}
 		r.walHinted[id] = true
+		r.walHintMax[id] = hint.Footer().MaxSeq
 		r.maxID = max(r.maxID, id)
 		f.size.Store(fi.Size())
 		db.st.diskBytes.Add(fi.Size())
@@ -642,6 +650,7 @@ func (r *recovery) loadWAL() error {
 	// Names sort in id order because ids are zero-padded.
 	for i, id := range ids {
 		if r.walHinted[id] {
+			r.walSeq = max(r.walSeq, r.walHintMax[id])
 			continue
 		}
 		kept, err := r.recoverWALFile(id, i == len(ids)-1)
@@ -712,6 +721,16 @@ func (r *recovery) recoverWALFile(id uint32, newest bool) (kept bool, err error)
 		}
 		records++
 		h := s.Header()
+		if h.Seq <= r.walSeq {
+			// Sequence numbers are handed out in log order, so they rise
+			// through each file and from file to file. A record that
+			// breaks this was not written so (a forged or misplaced
+			// record whose checksums hold): replaying it would resolve
+			// its key differently from the hint this file gets next.
+			return false, fmt.Errorf("simplekv: recover: %w", &datafile.CorruptError{Path: path, Offset: s.Offset(),
+				Reason: fmt.Sprintf("sequence number %d is not above %d, the log's before it", h.Seq, r.walSeq)})
+		}
+		r.walSeq = h.Seq
 		if records == replaySample && !r.reserved {
 			r.replayReserve(s.Offset() + h.Size() - datafile.FileHeaderSize)
 		}

@@ -392,38 +392,38 @@ type tornFlipCase struct {
 	recOff int64 // offset of the damaged record (0: the file header)
 }
 
-// tornLayout is where each record header field starts. It is found by
-// experiment (flip a byte, see which decoded field changes) rather than
-// written down, so these tests follow the format. -1: no such field.
+// tornLayout is where each header field of one record starts (relative to
+// the record), and where its key starts. -1: no such field. It is found by
+// experiment on the record itself (flip a byte of each field, see that the
+// header no longer parses as intact) rather than written down, so these
+// tests follow the format.
 type tornLayout struct {
 	checksum, headerSum, flags, keyLen, valLen, seq, expiry int
+	seqLen, key                                             int
 }
 
-func tornHeaderLayout(t *testing.T) tornLayout {
+// tornHeaderLayout returns the layout of record r of file b (version 2: a
+// checksum, a 16-bit header sum, flags, then uvarint lengths and seq).
+func tornHeaderLayout(t *testing.T, b []byte, r tornRec) tornLayout {
 	t.Helper()
-	rec, err := datafile.AppendEncoded(nil, 5, 7, 0, []byte("k"), []byte("v"))
-	require.NoError(t, err)
-	base := datafile.DecodeHeader(rec)
-	l := tornLayout{-1, -1, -1, -1, -1, -1, -1}
-	first := func(p *int, i int, changed bool) {
-		if changed && *p < 0 {
-			*p = i
-		}
+	rec := b[r.off:r.end]
+	h, ok := datafile.ParseHeader(datafile.Version, rec)
+	require.True(t, ok)
+	uv := func(x uint64) int { return len(binary.AppendUvarint(nil, x)) }
+	l := tornLayout{checksum: 0, headerSum: 4, flags: 6, keyLen: 7, expiry: -1}
+	l.valLen = l.keyLen + uv(uint64(h.KeyLen))
+	l.seq = l.valLen + uv(uint64(h.ValLen))
+	l.seqLen = uv(h.Seq)
+	if h.Flags&datafile.FlagExpiry != 0 {
+		l.expiry = l.seq + l.seqLen
 	}
-	for i := range datafile.RecordHeaderSize {
-		b := bytes.Clone(rec)
-		b[i] ^= 0xff
-		h := datafile.DecodeHeader(b)
-		first(&l.checksum, i, h.Checksum != base.Checksum)
-		first(&l.headerSum, i, h.HeaderSum != base.HeaderSum)
-		first(&l.flags, i, h.Flags != base.Flags)
-		first(&l.keyLen, i, h.KeyLen != base.KeyLen)
-		first(&l.valLen, i, h.ValLen != base.ValLen)
-		first(&l.seq, i, h.Seq != base.Seq)
-		first(&l.expiry, i, h.Expiry != base.Expiry)
-	}
-	for _, p := range []int{l.checksum, l.flags, l.keyLen, l.valLen, l.seq, l.expiry} {
-		require.GreaterOrEqual(t, p, 0, "record header layout %+v", l)
+	l.key = int(h.Len)
+	// Every header byte counts: a flip anywhere in it breaks the header.
+	for i := 4; i < l.key; i++ {
+		d := bytes.Clone(rec)
+		d[i] ^= 0x01
+		_, ok := datafile.ParseHeader(datafile.Version, d)
+		require.False(t, ok, "a flip of header byte %d of %+v goes unnoticed", i, l)
 	}
 	return l
 }
@@ -439,13 +439,15 @@ func tornRecordFlips(l tornLayout, label string, r tornRec, valLen int) []tornFl
 		{label + " key length", at(l.keyLen), 0x03, r.off},
 		{label + " value length", at(l.valLen), 0x03, r.off},
 		{label + " seq", at(l.seq), 0x5a, r.off},
-		{label + " seq high bit", at(l.seq + 7), 0x80, r.off},
-		{label + " expiry", at(l.expiry), 0x5a, r.off},
-		{label + " key", at(datafile.RecordHeaderSize), 0x5a, r.off},
+		{label + " seq high bit", at(l.seq + l.seqLen - 1), 0x80, r.off},
+		{label + " key", at(l.key), 0x5a, r.off},
 		// Lengths that make the record claim to run past the end of the
 		// file, as a torn append would.
-		{label + " key length past EOF", at(l.keyLen + 2), 0x01, r.off},
-		{label + " value length past EOF", at(l.valLen + 2), 0x01, r.off},
+		{label + " key length past EOF", at(l.keyLen), 0x40, r.off},
+		{label + " value length past EOF", at(l.valLen), 0x40, r.off},
+	}
+	if l.expiry >= 0 {
+		c = append(c, tornFlipCase{label + " expiry", at(l.expiry), 0x5a, r.off})
 	}
 	if l.headerSum >= 0 {
 		c = append(c, tornFlipCase{label + " header sum", at(l.headerSum), 0x5a, r.off})
@@ -482,7 +484,8 @@ func tornCorruptAndOpen(t *testing.T, fx *tornFixture, work, file string, flip t
 
 // tornValLen returns the stored value length of record r of file b.
 func tornValLen(b []byte, r tornRec) int {
-	return int(datafile.DecodeHeader(b[r.off:]).ValLen)
+	h, _ := datafile.ParseHeader(datafile.Version, b[r.off:r.end])
+	return int(h.ValLen)
 }
 
 // TestCorruptOlderFile damages each part of the older of two data files:
@@ -502,10 +505,12 @@ func TestCorruptOlderFile(t *testing.T) {
 		{"file header checksum", 12, 0x5a, 0},
 	}
 	first, mid, last := fx.oldRecs[0], fx.oldRecs[len(fx.oldRecs)/2], fx.oldRecs[len(fx.oldRecs)-1]
-	l := tornHeaderLayout(t)
-	flips = append(flips, tornRecordFlips(l, "first record", first, tornValLen(old, first))...)
-	flips = append(flips, tornRecordFlips(l, "middle record", mid, tornValLen(old, mid))...)
-	flips = append(flips, tornRecordFlips(l, "last record", last, tornValLen(old, last))...)
+	for _, rc := range []struct {
+		label string
+		r     tornRec
+	}{{"first record", first}, {"middle record", mid}, {"last record", last}} {
+		flips = append(flips, tornRecordFlips(tornHeaderLayout(t, old, rc.r), rc.label, rc.r, tornValLen(old, rc.r))...)
+	}
 	for _, flip := range flips {
 		t.Run(strings.ReplaceAll(flip.name, " ", "_"), func(t *testing.T) {
 			tornCorruptAndOpen(t, fx, work, fx.older, flip)
@@ -548,7 +553,7 @@ func TestCorruptMiddleOfNewest(t *testing.T) {
 	fx := tornMakeFixture(t)
 	work := t.TempDir()
 	r := fx.newRecs[2] // "b": a random 80-byte value, 5 records follow
-	flips := tornRecordFlips(tornHeaderLayout(t), "record 2", r, tornValLen(fx.newBytes, r))
+	flips := tornRecordFlips(tornHeaderLayout(t, fx.newBytes, r), "record 2", r, tornValLen(fx.newBytes, r))
 	flips = append(flips, tornFlipCase{"file header checksum", 12, 0x5a, 0})
 	for _, flip := range flips {
 		t.Run(strings.ReplaceAll(flip.name, " ", "_"), func(t *testing.T) {
@@ -563,9 +568,15 @@ func TestCorruptMiddleOfNewest(t *testing.T) {
 	// never wrote back would have zeroed the start of the next record too.
 	t.Run("zero-tailed_value_across_a_sector_boundary", func(t *testing.T) {
 		const boundary, zeroTail, valLen = 512, 32, 100
-		h := datafile.RecordHeaderSize
-		padLen := boundary + zeroTail - (h + 1 + valLen) - datafile.FileHeaderSize - (h + 3)
-		require.Positive(t, padLen)
+		// Records "pad" (seq 2) then "r" (seq 3): find the pad length
+		// that makes r end zeroTail bytes past the boundary.
+		rSize := datafile.RecordSize(3, 0, 1, valLen)
+		h := rSize - 1 - valLen // r's header length
+		padLen := 0
+		for datafile.FileHeaderSize+datafile.RecordSize(2, 0, 3, padLen)+rSize < boundary+zeroTail {
+			padLen++
+		}
+		require.Equal(t, int64(boundary+zeroTail), datafile.FileHeaderSize+datafile.RecordSize(2, 0, 3, padLen)+rSize)
 		pad := tornRandom(5, padLen)
 		for i := range pad {
 			pad[i] |= 1
@@ -583,7 +594,7 @@ func TestCorruptMiddleOfNewest(t *testing.T) {
 		require.Len(t, recs, 4)
 		r := recs[1]
 		require.Equal(t, int64(boundary+zeroTail), r.end, "record r must end %d bytes past the boundary", zeroTail)
-		tornCorruptAndOpen(t, zfx, work, files[1], tornFlipCase{"record r value", r.off + int64(h) + 5, 0x5a, r.off})
+		tornCorruptAndOpen(t, zfx, work, files[1], tornFlipCase{"record r value", r.off + h + 5, 0x5a, r.off})
 	})
 }
 
@@ -607,7 +618,7 @@ func TestRecoveryUnknownVersion(t *testing.T) {
 		file string
 		id   uint32
 	}{{"older", fx.older, 1}, {"newest", fx.newest, 2}} {
-		for _, v := range []uint16{0, 2, 0xffff} {
+		for _, v := range []uint16{0, datafile.Version + 1, 0xffff} {
 			t.Run(fmt.Sprintf("%s_v%d", tc.name, v), func(t *testing.T) {
 				require.Equal(t, fmt.Sprintf("%012d.data", tc.id), filepath.Base(tc.file))
 				dir := filepath.Join(work, "c")
@@ -815,9 +826,9 @@ func TestRecoverySeqOrderAcrossRotation(t *testing.T) {
 	<-inSync
 	put("rotator", tornRandom(9, 1500)) // must rotate: waits for the fsync
 	time.Sleep(50 * time.Millisecond)
-	small := int64(datafile.RecordHeaderSize + 2 + 2)
+	small := datafile.RecordSize(1, 0, 2, 2) // seqs stay below 128: one-byte varints
 	put("y1", []byte("v1"))
-	leader := int64(datafile.RecordHeaderSize + 6 + 1)
+	leader := datafile.RecordSize(1, 0, 6, 1)
 	waitWritten(base + leader + small)
 	put("y2", []byte("v1"))
 	waitWritten(base + leader + 2*small)

@@ -143,7 +143,7 @@ func (r *repairer) salvage(d repairData) error {
 	if err != nil {
 		return err
 	}
-	keep, dropped := repairSalvage(d.path, d.id, b)
+	keep, dropped, version := repairSalvage(d.path, d.id, b)
 	fr := FileRepair{Path: d.path, Problem: d.problem, Size: d.size, Records: int64(len(keep)),
 		Removed: len(keep) == 0, Dropped: dropped}
 	if !fr.Removed {
@@ -191,7 +191,8 @@ func (r *repairer) salvage(d repairData) error {
 		return r.syncDir(dir)
 	}
 	tmp := d.path + repairTmpSuffix
-	w, err := datafile.Create(r.fs, tmp, d.id)
+	// The same format version: the records are copied byte for byte.
+	w, err := datafile.CreateVersion(r.fs, tmp, d.id, version)
 	if err != nil {
 		return fmt.Errorf("simplekv: repair: %w", err)
 	}
@@ -224,7 +225,7 @@ func (r *repairer) salvage(d repairData) error {
 	}
 	return r.writeHint(hint, d.id, fr.NewSize, func(add func(hintfile.Entry) error) error {
 		for i, k := range keep {
-			if err := add(repairHintEntry(b[k.off:k.off+k.size], offs[i])); err != nil {
+			if err := add(repairHintEntry(version, b[k.off:k.off+k.size], offs[i])); err != nil {
 				return err
 			}
 		}
@@ -247,7 +248,7 @@ func (r *repairer) rewriteHint(d repairData) error {
 	return r.writeHint(r.hintOf(d), d.id, d.size, func(add func(hintfile.Entry) error) error {
 		s := datafile.NewScanner(f, d.path, d.size)
 		for s.Next() {
-			if err := add(repairHintEntry(s.Raw(), s.Offset())); err != nil {
+			if err := add(repairHintEntry(s.Version(), s.Raw(), s.Offset())); err != nil {
 				return err
 			}
 		}
@@ -258,11 +259,12 @@ func (r *repairer) rewriteHint(d repairData) error {
 	})
 }
 
-// repairHintEntry is the hint entry of the encoded record raw at off.
-func repairHintEntry(raw []byte, off int64) hintfile.Entry {
-	h := datafile.DecodeHeader(raw)
+// repairHintEntry is the hint entry of the encoded record raw (intact, of
+// format version v) at off.
+func repairHintEntry(v uint16, raw []byte, off int64) hintfile.Entry {
+	h, _ := datafile.ParseHeader(v, raw)
 	e := hintfile.Entry{
-		Key:    raw[datafile.RecordHeaderSize : datafile.RecordHeaderSize+int64(h.KeyLen)],
+		Key:    raw[h.Len : h.Len+h.KeyLen],
 		Offset: uint32(off), Size: uint32(len(raw)), Seq: h.Seq, Expiry: h.Expiry,
 		Tombstone: h.Flags&datafile.FlagTombstone != 0,
 	}
@@ -324,29 +326,36 @@ func (r *repairer) syncDir(dir string) error {
 // repairSalvage splits the data file b (id, at path) into the records
 // that decode with both checksums holding and the byte ranges that do not.
 // From a range that does not decode it moves forward one byte at a time to
-// the next offset where a complete record decodes.
-func repairSalvage(path string, id uint32, b []byte) (keep []repairSpan, dropped []DroppedRange) {
+// the next offset where a complete record decodes. It returns the format
+// version of the records: the file header's, or, if the header is
+// damaged, the version field it still holds if that is one this build
+// reads (else the current one).
+func repairSalvage(path string, id uint32, b []byte) (keep []repairSpan, dropped []DroppedRange, v uint16) {
 	size := int64(len(b))
+	v = datafile.Version
 	if size < datafile.FileHeaderSize {
 		if size > 0 {
 			dropped = append(dropped, DroppedRange{0, size, "incomplete file header"})
 		}
-		return nil, dropped
+		return nil, dropped, v
 	}
-	if hid, err := datafile.DecodeFileHeader(path, b[:datafile.FileHeaderSize]); err != nil {
+	if raw := binary.LittleEndian.Uint16(b[4:]); raw == datafile.VersionV1 {
+		v = raw
+	}
+	if hid, hv, err := datafile.DecodeFileHeaderVersion(path, b[:datafile.FileHeaderSize]); err != nil {
 		dropped = append(dropped, DroppedRange{0, datafile.FileHeaderSize, repairReason(err)})
-	} else if hid != id {
+	} else if v = hv; hid != id {
 		dropped = append(dropped, DroppedRange{0, datafile.FileHeaderSize, fmt.Sprintf("file header names id %d", hid)})
 	}
 	off := int64(datafile.FileHeaderSize)
 	for off < size {
-		n, reason := repairRecordAt(path, b, off)
+		n, reason := repairRecordAt(v, path, b, off)
 		if reason == "" {
 			keep = append(keep, repairSpan{off, n})
 			off += n
 			continue
 		}
-		next, ok := repairFindNext(path, b, off+1)
+		next, ok := repairFindNext(v, path, b, off+1)
 		if !ok {
 			next = size
 		}
@@ -356,18 +365,28 @@ func repairSalvage(path string, id uint32, b []byte) (keep []repairSpan, dropped
 		dropped = append(dropped, DroppedRange{off, next - off, reason})
 		off = next
 	}
-	return keep, dropped
+	return keep, dropped, v
 }
 
-// repairRecordAt returns the size of the record at off in b if it decodes
-// completely with both checksums holding, else why not.
-func repairRecordAt(path string, b []byte, off int64) (int64, string) {
+// repairRecordAt returns the size of the record (format version v) at off
+// in b if it decodes completely with both checksums holding, else why not.
+func repairRecordAt(v uint16, path string, b []byte, off int64) (int64, string) {
 	avail := int64(len(b)) - off
-	if avail < datafile.RecordHeaderSize {
-		return 0, fmt.Sprintf("incomplete record header (%d bytes to the end of the file)", avail)
+	hb := b[off : off+min(avail, datafile.MaxRecordHeaderSize)]
+	h, ok := datafile.ParseHeader(v, hb)
+	if !ok {
+		minLen := int64(datafile.MinRecordHeaderSize)
+		if v == datafile.VersionV1 {
+			minLen = datafile.RecordHeaderSize
+		}
+		if avail < minLen {
+			return 0, fmt.Sprintf("incomplete record header (%d bytes to the end of the file)", avail)
+		}
+		_, err := datafile.DecodeRecordVersion(v, path, off, hb)
+		return 0, repairReason(err)
 	}
-	n := datafile.DecodeHeader(b[off:]).Size()
-	if _, err := datafile.DecodeRecord(path, off, b[off:off+min(n, avail)]); err != nil {
+	n := h.Size()
+	if _, err := datafile.DecodeRecordVersion(v, path, off, b[off:off+min(n, avail)]); err != nil {
 		return 0, repairReason(err)
 	}
 	return n, ""
@@ -377,21 +396,25 @@ func repairRecordAt(path string, b []byte, off int64) (int64, string) {
 // record decodes. Cheap tests on the header fields skip most offsets
 // before any checksum is computed (a zeroed page fails at once: key length
 // 0).
-func repairFindNext(path string, b []byte, from int64) (int64, bool) {
+func repairFindNext(v uint16, path string, b []byte, from int64) (int64, bool) {
 	size := int64(len(b))
-	for p := from; p+datafile.RecordHeaderSize <= size; p++ {
-		if b[p+8]&^(datafile.FlagTombstone|datafile.FlagCompressed) != 0 {
+	flagsAt, known := 6, byte(datafile.FlagTombstone|datafile.FlagCompressed|datafile.FlagExpiry)
+	if v == datafile.VersionV1 {
+		flagsAt, known = 8, datafile.FlagTombstone|datafile.FlagCompressed
+	}
+	for p := from; p+datafile.MinRecordHeaderSize <= size; p++ {
+		if p+int64(flagsAt) >= size || b[p+int64(flagsAt)]&^known != 0 {
 			continue
 		}
-		kl := binary.LittleEndian.Uint32(b[p+9:])
-		if kl == 0 || kl > datafile.MaxKeyLen {
+		h, ok := datafile.ParseHeader(v, b[p:min(size, p+datafile.MaxRecordHeaderSize)])
+		if !ok || h.KeyLen == 0 || h.KeyLen > datafile.MaxKeyLen {
 			continue
 		}
-		n := datafile.RecordHeaderSize + int64(kl) + int64(binary.LittleEndian.Uint32(b[p+13:]))
+		n := h.Size()
 		if n > size-p {
 			continue
 		}
-		if _, err := datafile.DecodeRecord(path, p, b[p:p+n]); err == nil {
+		if _, err := datafile.DecodeRecordVersion(v, path, p, b[p:p+n]); err == nil {
 			return p, true
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/simplekv/simplekv/datafile"
 	"github.com/simplekv/simplekv/internal/vfs"
 )
 
@@ -140,7 +141,7 @@ func TestZeroPaddedValueFlipIsCorrupt(t *testing.T) {
 	path := filepath.Join(dir, walDir, dataFileName(1))
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
-	b[16+33+len("padded")+10] ^= 0x01 // inside the x run
+	b[16+int(datafile.RecordSize(1, 0, len("padded"), len(val)))-len(val)+10] ^= 0x01 // inside the x run
 	require.NoError(t, os.WriteFile(path, b, 0o644))
 	_, err = Open(dir, opts)
 	require.ErrorIs(t, err, ErrCorrupt)

@@ -10,6 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/simplekv/simplekv/datafile"
+	"github.com/stretchr/testify/require"
 )
 
 // v1Expected is the content of testdata/v1dir, a directory written by the
@@ -109,7 +113,7 @@ func TestV1Fixture(t *testing.T) {
 // TestDiskOverheadAfterCompact measures the bytes on disk (data and hint
 // files) after a full Compact of 50,000 records of 10-byte keys and 200-byte
 // incompressible values, against the key and value bytes. Issue 11's goal
-// is 1.15; format version 1 gives about 1.25 (a 33-byte record header plus
+// is 1.15; format version 1 gave about 1.25 (a 33-byte record header plus
 // a hint entry that repeats the key).
 func TestDiskOverheadAfterCompact(t *testing.T) {
 	if testing.Short() {
@@ -144,7 +148,124 @@ func TestDiskOverheadAfterCompact(t *testing.T) {
 	})
 	ratio := float64(disk) / float64(n*(kl+vl))
 	t.Logf("%d bytes on disk for %d key+value bytes: %.3fx", disk, n*(kl+vl), ratio)
-	if ratio > 1.30 {
-		t.Errorf("disk overhead %.3fx, more than format version 1's ~1.25x", ratio)
+	// Format version 2 gives 1.153 here (a 13-byte record header: 200-byte
+	// values and 50,000 sequence numbers take two- and three-byte varints;
+	// a 20-byte hint entry). Anything above 1.16 is a regression.
+	if ratio > 1.16 {
+		t.Errorf("disk overhead %.3fx, more than format version 2's 1.153x", ratio)
 	}
+}
+
+// dataVersions returns the format version of every data file under dir.
+func dataVersions(t *testing.T, dir string) map[string]uint16 {
+	t.Helper()
+	out := map[string]uint16{}
+	for _, sub := range []string{walDir, lastStateDir} {
+		names, err := filepath.Glob(filepath.Join(dir, sub, "*.data"))
+		require.NoError(t, err)
+		for _, p := range names {
+			b, err := os.ReadFile(p)
+			require.NoError(t, err)
+			if len(b) < datafile.FileHeaderSize {
+				continue
+			}
+			_, v, err := datafile.DecodeFileHeaderVersion(p, b[:datafile.FileHeaderSize])
+			require.NoError(t, err)
+			out[filepath.Join(sub, filepath.Base(p))] = v
+		}
+	}
+	return out
+}
+
+// TestV1MixedDir: writes on top of the version-1 fixture make a directory
+// of version-1 and version-2 files that reads, reopens (from hints and by
+// replay), checks clean and merges: a partial merge of the version-1 log
+// file converts its records, a full Compact leaves only version 2. A
+// damaged version-1 file is repaired as version 1.
+func TestV1MixedDir(t *testing.T) {
+	dir := t.TempDir()
+	copyTree(t, "testdata/v1dir", dir)
+	want := v1Expected()
+	opts := Options{DisableAutoCompaction: true, MaxFileSize: 4096}
+	db, err := Open(dir, opts)
+	require.NoError(t, err)
+	for i := 0; i < 60; i += 4 {
+		k := fmt.Sprintf("key%03d", i)
+		v := bytes.Repeat(fmt.Appendf(nil, "v2-%d.", i), 20)
+		require.NoError(t, db.Put([]byte(k), v))
+		want[k] = v
+	}
+	require.NoError(t, db.Delete([]byte("key002")))
+	delete(want, "key002")
+	require.NoError(t, db.PutWithTTL([]byte("ttl-v2"), []byte("long"), time.Hour))
+	want["ttl-v2"] = []byte("long")
+	checkV1Content(t, db, want)
+	require.NoError(t, db.Close())
+	vs := dataVersions(t, dir)
+	require.Equal(t, uint16(datafile.VersionV1), vs["wal/000000000002.data"], "%v", vs)
+	require.Equal(t, uint16(datafile.VersionV1), vs["last_state/000000000003.data"], "%v", vs)
+	v2 := 0
+	for _, v := range vs {
+		if v == datafile.Version {
+			v2++
+		}
+	}
+	require.Positive(t, v2, "new log files are version 2: %v", vs)
+
+	check, err := Check(dir, opts)
+	require.NoError(t, err)
+	require.False(t, check.Damaged(), check.String())
+
+	db, err = Open(dir, opts)
+	require.NoError(t, err)
+	require.Positive(t, db.Stats().WALHintFiles, "the mixed directory reopens from hints")
+	checkV1Content(t, db, want)
+	// A partial merge of the version-1 log file alone.
+	db.mergeMu.Lock()
+	f, ok := db.files.get(2)
+	require.True(t, ok)
+	require.NoError(t, db.merge([]*dataFile{f}, "test"))
+	db.mergeMu.Unlock()
+	checkV1Content(t, db, want)
+	require.NoError(t, db.Close())
+	vs = dataVersions(t, dir)
+	_, still := vs["wal/000000000002.data"]
+	require.False(t, still, "the merged version-1 log file is gone: %v", vs)
+
+	// Replayed (no log hints) it reads the same.
+	hints, err := filepath.Glob(filepath.Join(dir, walDir, "*.hint"))
+	require.NoError(t, err)
+	for _, h := range hints {
+		require.NoError(t, os.Remove(h))
+	}
+	db, err = Open(dir, opts)
+	require.NoError(t, err)
+	checkV1Content(t, db, want)
+	require.NoError(t, db.Compact())
+	checkV1Content(t, db, want)
+	require.NoError(t, db.Close())
+	for p, v := range dataVersions(t, dir) {
+		require.Equal(t, uint16(datafile.Version), v, "%s after a full Compact", p)
+	}
+
+	// Repair of a damaged version-1 file keeps it version 1.
+	rdir := t.TempDir()
+	copyTree(t, "testdata/v1dir", rdir)
+	victim := filepath.Join(rdir, lastStateDir, "000000000003.data")
+	b, err := os.ReadFile(victim)
+	require.NoError(t, err)
+	b[len(b)/2] ^= 0x20
+	require.NoError(t, os.WriteFile(victim, b, 0o644))
+	rep, err := Repair(rdir, Options{})
+	require.NoError(t, err)
+	require.Len(t, rep.Files, 1, rep.String())
+	require.Positive(t, rep.Files[0].Records)
+	require.Equal(t, uint16(datafile.VersionV1), dataVersions(t, rdir)["last_state/000000000003.data"])
+	again, err := Repair(rdir, Options{})
+	require.NoError(t, err)
+	require.False(t, again.Damaged(), again.String())
+	db, err = Open(rdir, Options{})
+	require.NoError(t, err)
+	require.Zero(t, db.Stats().HintFallbacks)
+	require.NoError(t, db.Close())
 }

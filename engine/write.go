@@ -127,7 +127,7 @@ func (db *DB) write(key, value []byte, expiry int64, tombstone bool) error {
 		}
 	}
 
-	size := int64(datafile.RecordHeaderSize + len(key) + len(stored))
+	var size int64
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	for {
@@ -137,6 +137,9 @@ func (db *DB) write(key, value []byte, expiry int64, tombstone bool) error {
 		if db.writeErr != nil {
 			return db.writeErr
 		}
+		// The record's exact size: its header depends on the sequence
+		// number, db.seq+1 (wmu held).
+		size = datafile.RecordSize(db.seq+1, expiry, len(key), len(stored))
 		if db.w.Size()+size <= db.opts.MaxFileSize || db.w.Size() == datafile.FileHeaderSize {
 			break
 		}

@@ -347,7 +347,7 @@ func decodeBlock(p []byte, lim limits, checkGroups bool, fn func(Entry)) (info b
 		}
 		off := prevEnd + gap
 		switch {
-		case size < datafile.RecordHeaderSize+keyLen || size > math.MaxUint32:
+		case size < datafile.MinRecordHeaderSize+keyLen || size > math.MaxUint32:
 			return info, at, fmt.Sprintf("record size %d impossible for a %d-byte key", size, keyLen)
 		case off < datafile.FileHeaderSize:
 			return info, at, fmt.Sprintf("record offset %d inside the data file header", off)

@@ -393,7 +393,7 @@ func TestSemanticCorruption(t *testing.T) {
 		"empty key":         {rawFile(1, put(rawEntry{key: "", size: 34, seq: 5}), foot), "key length 0"},
 		"key too long":      {rawFile(1, put(rawEntry{key: "k", keyLen: datafile.MaxKeyLen + 1, size: 34, seq: 5}), foot), "key length"},
 		"key past block":    {rawFile(1, put(rawEntry{key: "k", keyLen: 40, size: 34, seq: 5}), foot), "key length"},
-		"size too small":    {rawFile(1, put(rawEntry{key: "k", size: 33, seq: 5}), foot), "record size"},
+		"size too small":    {rawFile(1, put(rawEntry{key: "k", size: datafile.MinRecordHeaderSize, seq: 5}), foot), "record size"},
 		"size too big":      {rawFile(1, put(rawEntry{key: "k", size: math.MaxUint32 + 1, seq: 5}), foot), "record size"},
 		"offset in header":  {rawFile(1, rawPuts(1, 15, ok), foot), "data file header"},
 		"base too big":      {rawFile(1, rawPuts(1, math.MaxUint32+1, ok), foot), "base"},

@@ -117,7 +117,7 @@ func checkOpen(t *testing.T, data []byte) {
 			t.Fatalf("entry %+v from the wrong iterator", e)
 		case kl == 0 || kl > datafile.MaxKeyLen || cap(e.Key) != len(e.Key):
 			t.Fatalf("bad key: len %d cap %d", len(e.Key), cap(e.Key))
-		case uint64(e.Size) < datafile.RecordHeaderSize+kl:
+		case uint64(e.Size) < datafile.MinRecordHeaderSize+kl:
 			t.Fatalf("size %d too small for key of %d", e.Size, kl)
 		case e.Offset < datafile.FileHeaderSize:
 			t.Fatalf("offset %d inside the data file header", e.Offset)

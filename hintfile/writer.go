@@ -112,7 +112,7 @@ func (w *Writer) Add(e Entry) error {
 		reason = fmt.Sprintf("sequence %d out of range", e.Seq)
 	case e.Tombstone && e.Expiry != 0:
 		reason = fmt.Sprintf("tombstone with expiry %d", e.Expiry)
-	case uint64(e.Size) < datafile.RecordHeaderSize+uint64(len(e.Key)):
+	case uint64(e.Size) < datafile.MinRecordHeaderSize+uint64(len(e.Key)):
 		reason = fmt.Sprintf("record size %d too small for a %d-byte key", e.Size, len(e.Key))
 	case off < datafile.FileHeaderSize:
 		reason = fmt.Sprintf("offset %d inside the data file header", off)

@@ -43,7 +43,7 @@ func TestWriterRejectsInvalid(t *testing.T) {
 		"seq 1<<63":        {Key: []byte("k"), Offset: 5000, Size: 100, Seq: 1 << 63},
 		"seq max":          {Key: []byte("k"), Offset: 5000, Size: 100, Seq: math.MaxUint64},
 		"tombstone expiry": {Key: []byte("k"), Offset: 5000, Size: 34, Seq: 1, Tombstone: true, Expiry: 5},
-		"size too small":   {Key: []byte("key"), Offset: 5000, Size: datafile.RecordHeaderSize + 2, Seq: 1},
+		"size too small":   {Key: []byte("key"), Offset: 5000, Size: datafile.MinRecordHeaderSize + 2, Seq: 1},
 		"size zero":        {Key: []byte("key"), Offset: 5000, Size: 0, Seq: 1},
 		"offset in header": {Key: []byte("k"), Offset: datafile.FileHeaderSize - 1, Size: 100, Seq: 1},
 		"past 4 GiB":       {Key: []byte("k"), Offset: math.MaxUint32 - 50, Size: 100, Seq: 1},
