@@ -50,7 +50,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			"Compares simplekv with %s, side by side, in one process.\n"+
 			"With no flags every engine fills a fresh temp directory with 1M keys\n"+
 			"(16-byte keys, 100-byte values) and runs the default workloads:\n  %s\n"+
-			"(reopen-hints and merge-latency, simplekv only, run when -workloads names them).\n"+
+			"(reopen-clean, and reopen-hints and merge-latency, simplekv only, run when -workloads names them).\n"+
 			"See `go doc ./cmd/kvbench` for what each measures.\n\nflags:\n",
 			strings.Join(slices.DeleteFunc(engineNames(), func(n string) bool { return n == simplekvName }), ", "),
 			strings.Join(defaultWorkloadNames(), ", "))

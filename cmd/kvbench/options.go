@@ -95,7 +95,7 @@ const (
 // defaults.
 func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Engines, "engines", o.Engines, "comma-separated engines to compare (default all): "+strings.Join(engineNames(), ","))
-	fs.StringVar(&o.Workloads, "workloads", o.Workloads, "comma-separated workloads (default: all but the simplekv-only ones; \"all\": every one): "+strings.Join(workloadFlagNames(), ","))
+	fs.StringVar(&o.Workloads, "workloads", o.Workloads, "comma-separated workloads (default: all but reopen-clean and the simplekv-only ones; \"all\": every one): "+strings.Join(workloadFlagNames(), ","))
 	fs.IntVar(&o.N, "n", o.N, "number of keys in each engine's main database")
 	fs.IntVar(&o.KeySize, "key-size", o.KeySize, "key size in bytes (at least 8)")
 	fs.IntVar(&o.ValueSize, "value-size", o.ValueSize, "value size in bytes")
@@ -109,7 +109,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Readme, "readme", o.Readme, "replace the lines between <!-- kvbench:begin --> and <!-- kvbench:end --> in this file with results.md (needs -out)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed for keys, values and random choices")
 	fs.BoolVar(&o.Progress, "progress", o.Progress, "show progress bars on stderr even when it is not a terminal")
-	fs.IntVar(&o.VerifySample, "verify-sample", o.VerifySample, "keys read back and checked after reopen and reopen-hints (0 = none)")
+	fs.IntVar(&o.VerifySample, "verify-sample", o.VerifySample, "keys read back and checked after reopen, reopen-clean and reopen-hints (0 = none)")
 	fs.IntVar(&o.MergeKeys, "merge-keys", o.MergeKeys, "merge-latency: keys it fills and then overwrites (at most n are used)")
 	fs.IntVar(&o.MergeWriters, "merge-writers", o.MergeWriters, "merge-latency: concurrent writers overwriting random keys")
 	fs.DurationVar(&o.MergeDuration, "merge-duration", o.MergeDuration, "merge-latency: how long the writers overwrite")
@@ -267,7 +267,7 @@ func (o *Options) workloadList() ([]*workload, error) {
 	case "", "default":
 		var out []*workload
 		for _, w := range workloads {
-			if !w.simplekvOnly {
+			if w.inDefault() {
 				out = append(out, w)
 			}
 		}

@@ -22,6 +22,7 @@ import (
 // after the other, under one benchmark directory:
 //
 //	<root>/<engine>/db             the main DB (fill-rand ... reopen)
+//	<root>/<engine>/reopen-clean   reopen-clean's DB
 //	<root>/<engine>/fill-seq       fill-seq's fresh DB, deleted after it
 //	<root>/<engine>/sync-<w>       each sync workload's fresh DB, deleted after it
 //	<root>/simplekv/reopen-hints   reopen-hints' DB
@@ -119,6 +120,11 @@ func (r *runner) runEngine(e bench.Engine) error {
 	edir := filepath.Join(r.root, e.Name)
 	if needsMainDB(r.sel) {
 		if err := r.runMain(e, filepath.Join(edir, "db")); err != nil {
+			return err
+		}
+	}
+	if selected(r.sel, wReopenClean) {
+		if err := r.reopenClean(e, filepath.Join(edir, wReopenClean)); err != nil {
 			return err
 		}
 	}

@@ -36,6 +36,7 @@ const (
 	wOverwrite    = "overwrite"
 	wCompact      = "compact"
 	wReopen       = "reopen"
+	wReopenClean  = "reopen-clean"
 	wFillSeq      = "fill-seq"
 	wSync1        = "sync-1"
 	wSyncN        = "sync-n" // shown as sync-<writers>
@@ -62,6 +63,10 @@ type workload struct {
 	// simplekvOnly workloads run only on simplekv, are not compared, and
 	// are not in the default set.
 	simplekvOnly bool
+	// optIn workloads run on every engine but are not in the default set
+	// either: they cost too much of `make bench`'s two minutes (a fill of
+	// a DB of their own per engine).
+	optIn bool
 	// mainDB workloads run on each engine's main database, filled first.
 	mainDB bool
 	table  tableKind
@@ -78,6 +83,9 @@ type ratioSpec struct {
 	// peer with the most ops/s), not with the best figure of any peer.
 	byHeadline bool
 }
+
+// inDefault reports whether w is in the default set.
+func (w *workload) inDefault() bool { return !w.simplekvOnly && !w.optIn }
 
 // headline is the workload's main figure, or nil.
 func (w *workload) headline() *metric {
@@ -170,6 +178,8 @@ var workloads = []*workload{
 		about: "the engine's full compaction (bench.Compacter), timed; disk = the directory after it"},
 	{name: wReopen, mainDB: true, table: tableReopen, ratios: []ratioSpec{{m: metricTime}},
 		about: "Close (untimed), then Open plus one Get (timed); then -verify-sample keys checked"},
+	{name: wReopenClean, optIn: true, table: tableReopen, ratios: []ratioSpec{{m: metricTime}},
+		about: "a DB of its own: n keys written once (untimed, simplekv with auto compaction off), Close (untimed), then Open plus one Get (timed); then -verify-sample keys checked"},
 	{name: wFillSeq, ratios: []ratioSpec{{m: metricOps}},
 		about: "a fresh DB, keys in ascending order, one goroutine, one Put each, then Sync (timed); min(n keys, -max-phase)"},
 	{name: wSync1, ratios: []ratioSpec{{m: metricOps}, {m: metricP99, byHeadline: true}},
@@ -199,7 +209,7 @@ func workloadFlagNames() []string {
 func defaultWorkloadNames() []string {
 	var names []string
 	for _, w := range workloads {
-		if !w.simplekvOnly {
+		if w.inDefault() {
 			names = append(names, w.displayName(16))
 		}
 	}
