@@ -256,3 +256,52 @@ func decodeBody(path string, off int64, h Header, b []byte) (Record, error) {
 	}
 	return r, nil
 }
+
+// DecodeStored verifies the complete record in b (exactly one record, as
+// located by the keydir) like DecodeRecord, but leaves a compressed value
+// as stored, with Compressed set: Decompress decodes it. Key and Value
+// alias b. A reader can thus look at the record (is it compressed, is it
+// the key it wants) before it pays for a decompression.
+//
+// It verifies the record checksum but not the header sum: the checksum
+// covers the header as well, and the header sum only serves a scan, which
+// must tell a torn tail from damage before it trusts a length. Here the
+// length is known, and checked, before anything is read past the header.
+func DecodeStored(path string, off int64, b []byte) (Record, error) {
+	if len(b) < RecordHeaderSize {
+		return Record{}, corruptf(path, off, "record of %d bytes is shorter than a header", len(b))
+	}
+	h := DecodeHeader(b)
+	if h.Size() != int64(len(b)) {
+		return Record{}, corruptf(path, off, "record is %d bytes, header says %d", len(b), h.Size())
+	}
+	if got := checksum(b[4:]); got != h.Checksum {
+		return Record{}, corruptf(path, off, "checksum %#x, want %#x", got, h.Checksum)
+	}
+	if reason := checkHeader(h, int64(len(b))); reason != "" {
+		return Record{}, corruptf(path, off, "%s", reason)
+	}
+	return Record{
+		Seq:        h.Seq,
+		Expiry:     h.Expiry,
+		Tombstone:  h.Flags&FlagTombstone != 0,
+		Compressed: h.Flags&FlagCompressed != 0,
+		Key:        b[RecordHeaderSize : RecordHeaderSize+h.KeyLen],
+		Value:      b[RecordHeaderSize+h.KeyLen:],
+	}, nil
+}
+
+// Decompress returns the value of a record that DecodeStored returned with
+// Compressed set, decoded into a new slice. path and off are used in
+// errors.
+func Decompress(path string, off int64, stored []byte) ([]byte, error) {
+	n, err := snappy.DecodedLen(stored)
+	if err != nil || n > MaxValueLen {
+		return nil, corruptf(path, off, "bad compressed value: length %d, %v", n, err)
+	}
+	v, err := snappy.Decode(make([]byte, n), stored)
+	if err != nil {
+		return nil, corruptf(path, off, "bad compressed value: %v", err)
+	}
+	return v, nil
+}

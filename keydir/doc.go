@@ -16,7 +16,10 @@
 // callback (it copies one shard at a time under the read lock).
 // LockShard hands out one shard's write lock for many Puts of its keys
 // (ShardWriter): recovery loads each hint-file group, which is one shard,
-// under a single lock hold.
+// under a single lock hold. GetPinned returns with the key's shard
+// read-locked (a Pin) so that a reader can use what the entry locates
+// while Barrier, which waits out every earlier Pin, keeps it from being
+// freed: the engine reads mapped data files that way.
 //
 // # Memory layout
 //
