@@ -40,7 +40,7 @@ func (k *Keydir) shardOf(key []byte) (uint64, *shard) {
 }
 
 func checkSeq(e Entry) {
-	if e.Seq&expiryFlag != 0 {
+	if e.Seq >= 1<<63 {
 		panic(fmt.Sprintf("keydir: Entry.Seq %#x is >= 1<<63", e.Seq))
 	}
 }
@@ -210,7 +210,7 @@ const fitLoadPct = 50
 
 // reserveLoadPct is the load Reserve sizes tables for; below maxLoadPct so
 // that per keys never trigger a grow.
-const reserveLoadPct = 80
+const reserveLoadPct = 85
 
 func isqrt(n int) int {
 	r := 0
@@ -221,16 +221,16 @@ func isqrt(n int) int {
 }
 
 // Expired calls fn with the entry of every key that has an expiry at or
-// before now. It visits only keys that have an expiry at all (they are
-// kept on the side), so it costs nothing for keys without one. fn runs with
-// a shard read-locked and must not call k.
+// before now. It visits only the entries kept on the side (every key with
+// an expiry is, and few others are), so it costs nothing for plain keys.
+// fn runs with a shard read-locked and must not call k.
 func (k *Keydir) Expired(now int64, fn func(e Entry)) {
 	for i := range k.shards {
 		s := &k.shards[i]
 		s.mu.RLock()
-		for ref, exp := range s.expiry {
-			if exp <= now {
-				fn(s.decode(ref, s.rec(ref)))
+		for _, e := range s.ext {
+			if e.Expiry != 0 && e.Expiry <= now {
+				fn(e)
 			}
 		}
 		s.mu.RUnlock()
