@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"bytes"
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -74,4 +77,60 @@ func TestGetRejectsRecordOfAnotherKey(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "value of a", string(v))
 	}
+}
+
+// The keydir keeps entries that its compact record header cannot hold (a
+// value of 64 KiB or more, an expiry, a 257th file in one shard) on the
+// side. Get, recovery from the log and from hints, and a merge that moves
+// them all back into few files must see every such key as written.
+func TestEntriesOutsideTheCompactHeader(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{MaxFileSize: 4096, DisableAutoCompaction: true, DisableCompression: true}
+	db, err := Open(dir, opts)
+	require.NoError(t, err)
+
+	want := map[string][]byte{}
+	// 300 keys of one keydir shard, each record filling a file of its
+	// own: more files than a shard numbers.
+	shard := -1
+	for i := 0; len(want) < 300; i++ {
+		k := []byte(fmt.Sprintf("key-%06d", i))
+		if shard < 0 {
+			shard = db.kd.ShardOf(k)
+		}
+		if db.kd.ShardOf(k) != shard {
+			continue
+		}
+		v := bytes.Repeat([]byte{byte(i)}, 3000)
+		require.NoError(t, db.Put(k, v))
+		want[string(k)] = v
+	}
+	big := bytes.Repeat([]byte("big"), 40_000) // a 120 KB record
+	require.NoError(t, db.Put([]byte("big"), big))
+	want["big"] = big
+	require.NoError(t, db.PutWithTTL([]byte("ttl"), []byte("lives"), time.Hour))
+	want["ttl"] = []byte("lives")
+	require.Greater(t, db.files.len(), 300)
+
+	check := func(stage string) {
+		t.Helper()
+		for k, v := range want {
+			got, err := db.Get([]byte(k))
+			require.NoError(t, err, "%s: Get(%q)", stage, k)
+			require.Equal(t, v, got, "%s: Get(%q)", stage, k)
+		}
+		require.Equal(t, len(want), db.Len(), stage)
+	}
+	check("written")
+	require.NoError(t, db.Close())
+	db, err = Open(dir, opts)
+	require.NoError(t, err)
+	check("reopened from the log")
+	require.NoError(t, db.Compact())
+	check("compacted")
+	require.NoError(t, db.Close())
+	db, err = Open(dir, opts)
+	require.NoError(t, err)
+	defer db.Close()
+	check("reopened from hints")
 }
