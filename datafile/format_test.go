@@ -167,3 +167,42 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+// DecodeStored skips the header sum, so the record checksum alone must
+// catch damage anywhere, header included; and it must agree with
+// DecodeRecord on every field, leaving a compressed value as stored.
+func TestDecodeStored(t *testing.T) {
+	compressible := bytes.Repeat([]byte("abcd"), 100)
+	for _, compress := range []bool{false, true} {
+		rec, err := AppendRecord(nil, 1<<40+3, 1<<50+5, false, []byte("some key"), compressible, compress, nil)
+		require.NoError(t, err)
+		want, err := DecodeRecord("f", 64, rec)
+		require.NoError(t, err)
+		got, err := DecodeStored("f", 64, rec)
+		require.NoError(t, err)
+		require.Equal(t, compress, got.Compressed)
+		require.Equal(t, want.Seq, got.Seq)
+		require.Equal(t, want.Expiry, got.Expiry)
+		require.Equal(t, want.Key, got.Key)
+		v := got.Value
+		if compress {
+			require.Less(t, len(v), len(compressible), "the value is left as stored")
+			v, err = Decompress("f", 64, v)
+			require.NoError(t, err)
+		}
+		require.Equal(t, compressible, v)
+
+		for i := range rec {
+			b := bytes.Clone(rec)
+			b[i] ^= 0x10
+			_, err := DecodeStored("f", 64, b)
+			require.ErrorIs(t, err, ErrCorrupt, "flipped byte %d accepted", i)
+		}
+		_, err = DecodeStored("f", 64, rec[:len(rec)-1])
+		require.ErrorIs(t, err, ErrCorrupt)
+		_, err = DecodeStored("f", 64, rec[:RecordHeaderSize-1])
+		require.ErrorIs(t, err, ErrCorrupt)
+	}
+	_, err := Decompress("f", 0, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	require.ErrorIs(t, err, ErrCorrupt)
+}

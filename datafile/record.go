@@ -44,9 +44,12 @@ func ParseHeader(v uint16, b []byte) (Header, bool) {
 	return h, st == hdrOK
 }
 
-func parseHeader(v uint16, b []byte) (Header, hdrStatus) {
+func parseHeader(v uint16, b []byte) (Header, hdrStatus) { return parseHeaderSum(v, b, true) }
+
+// parseHeaderSum is parseHeader, checking the header sum only if sum is set.
+func parseHeaderSum(v uint16, b []byte, sum bool) (Header, hdrStatus) {
 	if v == VersionV1 {
-		return parseHeaderV1(b)
+		return parseHeaderV1(b, sum)
 	}
 	if len(b) < MinRecordHeaderSize {
 		return Header{}, hdrShort
@@ -79,7 +82,7 @@ func parseHeader(v uint16, b []byte) (Header, hdrStatus) {
 		return Header{}, hdrBad
 	}
 	h.KeyLen, h.ValLen, h.Len = uint32(kl), uint32(vl), uint32(p)
-	if uint16(checksum(b[6:p])) != uint16(h.HeaderSum) {
+	if sum && uint16(checksum(b[6:p])) != uint16(h.HeaderSum) {
 		return Header{}, hdrBad
 	}
 	return h, hdrOK
@@ -227,15 +230,66 @@ func decodeBody(path string, off int64, h Header, b []byte) (Record, error) {
 	}
 	if h.Flags&FlagCompressed != 0 {
 		r.Compressed = true
-		n, err := snappy.DecodedLen(r.Value)
-		if err != nil || n > MaxValueLen {
-			return Record{}, corruptf(path, off, "bad compressed value: length %d, %v", n, err)
-		}
-		v, err := snappy.Decode(make([]byte, n), r.Value)
+		v, err := Decompress(path, off, r.Value)
 		if err != nil {
-			return Record{}, corruptf(path, off, "bad compressed value: %v", err)
+			return Record{}, err
 		}
 		r.Value = v
 	}
 	return r, nil
+}
+
+// DecodeStored verifies the complete version-2 record in b (exactly one
+// record, as located by the keydir) like DecodeRecord, but leaves a
+// compressed value as stored, with Compressed set: Decompress decodes it.
+// Key and Value alias b. A reader can thus look at the record (is it
+// compressed, is it the key it wants) before it pays for a decompression.
+//
+// It verifies the record checksum but not the header sum: the checksum
+// covers the header as well, and the header sum only serves a scan, which
+// must tell a torn tail from damage before it trusts a length. Here the
+// length is known, and checked, before anything is read past the header.
+func DecodeStored(path string, off int64, b []byte) (Record, error) {
+	return DecodeStoredVersion(Version, path, off, b)
+}
+
+// DecodeStoredVersion is DecodeStored for a record of a file in format
+// version v.
+func DecodeStoredVersion(v uint16, path string, off int64, b []byte) (Record, error) {
+	h, st := parseHeaderSum(v, b, false)
+	if st != hdrOK {
+		return Record{}, corruptf(path, off, "record of %d bytes does not start with a whole header", len(b))
+	}
+	if h.Size() != int64(len(b)) {
+		return Record{}, corruptf(path, off, "record is %d bytes, header says %d", len(b), h.Size())
+	}
+	if got := checksum(b[4:]); got != h.Checksum {
+		return Record{}, corruptf(path, off, "checksum %#x, want %#x", got, h.Checksum)
+	}
+	if reason := checkHeader(v, h, int64(len(b))); reason != "" {
+		return Record{}, corruptf(path, off, "%s", reason)
+	}
+	return Record{
+		Seq:        h.Seq,
+		Expiry:     h.Expiry,
+		Tombstone:  h.Flags&FlagTombstone != 0,
+		Compressed: h.Flags&FlagCompressed != 0,
+		Key:        b[h.Len : h.Len+h.KeyLen],
+		Value:      b[h.Len+h.KeyLen:],
+	}, nil
+}
+
+// Decompress returns the value of a record that DecodeStored returned with
+// Compressed set, decoded into a new slice. path and off are used in
+// errors.
+func Decompress(path string, off int64, stored []byte) ([]byte, error) {
+	n, err := snappy.DecodedLen(stored)
+	if err != nil || n > MaxValueLen {
+		return nil, corruptf(path, off, "bad compressed value: length %d, %v", n, err)
+	}
+	v, err := snappy.Decode(make([]byte, n), stored)
+	if err != nil {
+		return nil, corruptf(path, off, "bad compressed value: %v", err)
+	}
+	return v, nil
 }

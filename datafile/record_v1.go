@@ -11,7 +11,7 @@ import "encoding/binary"
 //
 // header sum = low 32 bits of xxhash64(bytes 8..32). See FORMAT.md.
 
-func parseHeaderV1(b []byte) (Header, hdrStatus) {
+func parseHeaderV1(b []byte, sum bool) (Header, hdrStatus) {
 	if len(b) < RecordHeaderSize {
 		return Header{}, hdrShort
 	}
@@ -25,7 +25,7 @@ func parseHeaderV1(b []byte) (Header, hdrStatus) {
 		Expiry:    int64(binary.LittleEndian.Uint64(b[25:])),
 		Len:       RecordHeaderSize,
 	}
-	if h.HeaderSum != checksum(b[8:RecordHeaderSize]) {
+	if sum && h.HeaderSum != checksum(b[8:RecordHeaderSize]) {
 		return Header{}, hdrBad
 	}
 	return h, hdrOK

@@ -106,7 +106,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		inlineHints: hintsInline,
 	}
 	db.syncCond = sync.NewCond(&db.wmu)
-	db.files.init()
+	db.files.init(db.kd.Barrier)
 	db.fds.max = opts.MaxOpenFiles
 	if err := db.prepareDir(); err != nil {
 		return nil, err

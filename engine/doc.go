@@ -29,8 +29,12 @@
 //
 // A read is one keydir lookup and one read of the record: from a read-only
 // memory mapping of the data file (no system call), from the active file's
-// unflushed buffer, or with pread when mapping is off. Every read verifies
-// the record's checksum. Values whose read costs a system call or a
+// unflushed buffer, or with pread when mapping is off. A read keeps its
+// key's keydir shard read-locked (keydir.GetPinned) from the lookup until
+// it has copied the value out, and a merge that removes a data file waits
+// for every such hold (keydir.Barrier) before it unmaps the file: readers
+// take no lock beyond the lookup's own. Every read verifies the record's
+// checksum and that the record is the key's. Values whose read costs a system call or a
 // decompression are kept in a byte-budgeted cache keyed by key and sequence
 // number, so an overwrite can never be served stale.
 //

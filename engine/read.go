@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -16,30 +17,20 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 	if err := db.checkKey(key); err != nil {
 		return nil, err
 	}
-	if db.closed.Load() {
-		return nil, ErrClosed
-	}
-	var e keydir.Entry
-	var v []byte
-	var costly bool
+	return db.get(key)
+}
+
+// get is Get without the key check.
+func (db *DB) get(key []byte) ([]byte, error) {
 	for attempt := 0; ; attempt++ {
-		var ok bool
-		e, ok = db.lookup(key)
-		if !ok {
-			return nil, ErrNotFound
+		if db.closed.Load() {
+			return nil, ErrClosed
 		}
-		if v, ok := db.cache.Get(key, e.Seq); ok {
-			return append(make([]byte, 0, len(v)), v...), nil
-		}
-		var err error
-		v, costly, err = db.readValue(e)
-		if err == nil {
-			break
-		}
+		v, err := db.getOnce(key)
 		// A merge moved the record and removed its file between our
 		// lookup and the read: the keydir already has the new place.
-		if !errors.Is(err, errFileGone) {
-			return nil, err
+		if err == nil || !errors.Is(err, errFileGone) {
+			return v, err
 		}
 		if attempt == maxMovedRetries {
 			// The entry keeps naming a file that is gone: it never
@@ -48,15 +39,119 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
 	}
-	if costly {
+}
+
+// getOnce looks key up and reads its record. The keydir pin it holds from
+// the lookup until it is done with the record keeps the record's file open
+// (see fileTable); a record still in the write buffer is read without it.
+func (db *DB) getOnce(key []byte) ([]byte, error) {
+	e, ok, pin := db.kd.GetPinned(key)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	if e.Expiry != 0 && e.Expiry <= time.Now().UnixNano() {
+		pin.Release()
+		return nil, ErrNotFound
+	}
+	if w := db.active.Load(); w != nil && w.ID() == e.FileID && int64(e.Offset)+int64(e.Size) > w.Flushed() {
+		// readBuffered takes wmu, under which writers wait for keydir
+		// shards: holding the pin there could deadlock.
+		pin.Release()
+		return db.getBuffered(key, e)
+	}
+	f, ok := db.files.get(e.FileID)
+	if !ok {
+		pin.Release()
+		if db.closed.Load() {
+			return nil, ErrClosed
+		}
+		return nil, fmt.Errorf("%w: keydir names data file %d, which is not open", errFileGone, e.FileID)
+	}
+	v, costly, err := db.readFile(f, key, e)
+	pin.Release()
+	if err == nil && costly {
 		// The cache keeps its own copy: the caller owns v.
-		db.cache.Add(key, e.Seq, append(make([]byte, 0, len(v)), v...))
+		db.cache.Add(key, e.Seq, bytes.Clone(v))
+	}
+	return v, err
+}
+
+// readFile reads and verifies key's record e in file f and returns a copy
+// of its value; costly reports that the value is worth caching
+// (worthCaching). The read cache is probed only where it can pay off:
+// before a system call (no mapping), or before a decompression. A plain
+// value read from a mapping is never cached, so looking for it there would
+// cost a cache-shard lock, shared by all readers, for nothing.
+func (db *DB) readFile(f *dataFile, key []byte, e keydir.Entry) (v []byte, costly bool, err error) {
+	mapped := f.r.Mapped()
+	if !mapped {
+		if v, ok := db.cache.Get(key, e.Seq); ok {
+			return bytes.Clone(v), false, nil
+		}
+		db.fds.touch(f)
+	}
+	off := int64(e.Offset)
+	raw, err := f.r.ReadRaw(off, int(e.Size), nil)
+	if err != nil {
+		return nil, false, err
+	}
+	rec, err := datafile.DecodeStoredVersion(f.r.Version(), f.path, off, raw)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := checkRecord(f.path, off, rec, key, e); err != nil {
+		return nil, false, err
+	}
+	if !rec.Compressed {
+		return bytes.Clone(rec.Value), !mapped, nil
+	}
+	if mapped {
+		if v, ok := db.cache.Get(key, e.Seq); ok {
+			return bytes.Clone(v), false, nil
+		}
+	}
+	v, err = datafile.Decompress(f.path, off, rec.Value)
+	if err != nil {
+		return nil, false, err
+	}
+	return v, worthCaching(true, mapped, len(v)), nil
+}
+
+// getBuffered reads key's record e from the active writer's buffer. If the
+// record has meanwhile been flushed (or the file rotated), it returns
+// errFileGone, so that Get looks the key up again and reads the file.
+func (db *DB) getBuffered(key []byte, e keydir.Entry) ([]byte, error) {
+	if v, ok := db.cache.Get(key, e.Seq); ok {
+		return bytes.Clone(v), nil
+	}
+	raw, path, ok := db.readBuffered(e)
+	if !ok {
+		return nil, fmt.Errorf("%w: the record left the write buffer", errFileGone)
+	}
+	off := int64(e.Offset)
+	rec, err := datafile.DecodeStored(path, off, raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRecord(path, off, rec, key, e); err != nil {
+		return nil, err
+	}
+	if !rec.Compressed {
+		return rec.Value, nil // raw is a copy already
+	}
+	v, err := datafile.Decompress(path, off, rec.Value)
+	if err != nil {
+		return nil, err
+	}
+	if worthCaching(true, true, len(v)) {
+		db.cache.Add(key, e.Seq, bytes.Clone(v))
 	}
 	return v, nil
 }
 
-// errFileGone is returned by readValue for a file that is no longer in the
-// table, which is normal when a merge has just removed it.
+// errFileGone is returned by getOnce for a file that is no longer in the
+// table, which is normal when a merge has just removed it, and for a record
+// that has just left the write buffer: Get then looks the key up again.
 var errFileGone = errors.New("simplekv: data file removed")
 
 // maxMovedRetries bounds Get's retries after errFileGone. A record moves
@@ -85,37 +180,6 @@ func (db *DB) lookup(key []byte) (keydir.Entry, bool) {
 	return e, true
 }
 
-// readValue reads and verifies the record e locates. costly reports that
-// the value is worth caching (worthCaching): it was read by a system call,
-// or it is compressed and at least cacheMinDecoded bytes decoded.
-func (db *DB) readValue(e keydir.Entry) (value []byte, costly bool, err error) {
-	off, size := int64(e.Offset), int(e.Size)
-	if w := db.active.Load(); w != nil && w.ID() == e.FileID && off+int64(size) > w.Flushed() {
-		if raw, ok := db.readBuffered(e); ok {
-			rec, err := datafile.DecodeRecord(w.Path(), off, raw)
-			if err != nil {
-				return nil, false, err
-			}
-			return rec.Value, worthCaching(rec.Compressed, true, len(rec.Value)), db.checkSeq(w.Path(), off, rec, e)
-		}
-	}
-	stripe := db.files.readLock(e.Offset >> 4)
-	defer stripe.RUnlock()
-	f, ok := db.files.get(e.FileID)
-	if !ok {
-		if db.closed.Load() {
-			return nil, false, ErrClosed
-		}
-		return nil, false, fmt.Errorf("%w: keydir names data file %d, which is not open", errFileGone, e.FileID)
-	}
-	db.fds.touch(f)
-	rec, err := f.r.Read(off, size, nil)
-	if err != nil {
-		return nil, false, err
-	}
-	return rec.Value, worthCaching(rec.Compressed, f.r.Mapped(), len(rec.Value)), db.checkSeq(f.path, off, rec, e)
-}
-
 // worthCaching reports whether a value read this way is worth a place in
 // the read cache: one read by a system call (no mapping), or a compressed
 // one of at least cacheMinDecoded bytes. Decompressing a small value
@@ -131,25 +195,30 @@ func worthCaching(compressed, mapped bool, n int) bool {
 // mapping is cached.
 const cacheMinDecoded = 1024
 
-// readBuffered copies a record that is still in the active writer's buffer.
-// It reports false if the record has meanwhile been flushed (or the file
-// rotated), in which case it is in the file.
-func (db *DB) readBuffered(e keydir.Entry) ([]byte, bool) {
+// readBuffered copies a record that is still in the active writer's buffer
+// and returns it with the file's path. It reports false if the record has
+// meanwhile been flushed (or the file rotated), in which case it is in the
+// file.
+func (db *DB) readBuffered(e keydir.Entry) ([]byte, string, bool) {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	if db.w == nil || db.w.ID() != e.FileID {
-		return nil, false
+		return nil, "", false
 	}
-	return db.w.ReadBuffered(int64(e.Offset), int(e.Size))
+	raw, ok := db.w.ReadBuffered(int64(e.Offset), int(e.Size))
+	return raw, db.w.Path(), ok
 }
 
-// checkSeq guards against a keydir entry that points at the wrong record
-// (or, loaded from a hint file, disagrees with it).
-func (db *DB) checkSeq(path string, off int64, rec datafile.Record, e keydir.Entry) error {
-	if rec.Seq != e.Seq || rec.Tombstone || rec.Expiry != e.Expiry {
+// checkRecord guards against a keydir entry that points at the wrong
+// record (or, loaded from a hint file, disagrees with it): the record must
+// be a live one of key with the entry's sequence number and expiry. The
+// key is compared where the record was read, which costs no extra memory
+// access.
+func checkRecord(path string, off int64, rec datafile.Record, key []byte, e keydir.Entry) error {
+	if rec.Seq != e.Seq || rec.Tombstone || rec.Expiry != e.Expiry || !bytes.Equal(rec.Key, key) {
 		return fmt.Errorf("simplekv: %w", &datafile.CorruptError{Path: path, Offset: off,
-			Reason: fmt.Sprintf("record has seq %d, expiry %d (tombstone %v); keydir expects a live record with seq %d, expiry %d",
-				rec.Seq, rec.Expiry, rec.Tombstone, e.Seq, e.Expiry)})
+			Reason: fmt.Sprintf("record has seq %d, expiry %d (tombstone %v, same key %v); keydir expects a live record of the key with seq %d, expiry %d",
+				rec.Seq, rec.Expiry, rec.Tombstone, bytes.Equal(rec.Key, key), e.Seq, e.Expiry)})
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/simplekv/simplekv/keydir"
@@ -85,28 +84,7 @@ func (db *DB) Scan(prefix []byte, fn func(key, value []byte) bool) error {
 // than Options.MaxKeySize, which can only be in the index because it was
 // written under a larger limit before a reopen, is read rather than refused.
 func (db *DB) scanGet(key []byte) ([]byte, error) {
-	if len(key) <= db.opts.MaxKeySize {
-		return db.Get(key)
-	}
-	for attempt := 0; ; attempt++ {
-		if db.closed.Load() {
-			return nil, ErrClosed
-		}
-		e, ok := db.lookup(key)
-		if !ok {
-			return nil, ErrNotFound
-		}
-		v, _, err := db.readValue(e)
-		if err == nil {
-			return v, nil
-		}
-		if !errors.Is(err, errFileGone) {
-			return nil, err
-		}
-		if attempt == maxMovedRetries {
-			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
-		}
-	}
+	return db.get(key)
 }
 
 // Len returns the number of live keys: keys whose newest record is a put

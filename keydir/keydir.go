@@ -2,6 +2,7 @@ package keydir
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
@@ -39,7 +40,7 @@ func (k *Keydir) shardOf(key []byte) (uint64, *shard) {
 }
 
 func checkSeq(e Entry) {
-	if e.Seq&expiryFlag != 0 {
+	if e.Seq >= 1<<63 {
 		panic(fmt.Sprintf("keydir: Entry.Seq %#x is >= 1<<63", e.Seq))
 	}
 }
@@ -51,6 +52,45 @@ func (k *Keydir) Get(key []byte) (Entry, bool) {
 	e, ok := s.get(h, key)
 	s.mu.RUnlock()
 	return e, ok
+}
+
+// Pin is a read hold on the shard of one key, taken by GetPinned and
+// given back by Release. While it is held, writers to that shard wait,
+// and Barrier does not return.
+type Pin struct{ mu *sync.RWMutex }
+
+// Release gives the hold back. Call it exactly once.
+func (p Pin) Release() { p.mu.RUnlock() }
+
+// GetPinned is Get, but if it finds key it returns with key's shard
+// read-locked until p.Release. A reader uses the hold to keep what the
+// entry locates alive while it reads it: whoever frees that (a merge
+// removing a data file) first makes it unreachable and then calls
+// Barrier, which waits for every hold taken before. The one lock a Get
+// takes anyway thus also protects the read; a second, shared read lock
+// per Get was a contended cache line between cores. Nothing that can wait
+// on a writer of k may be done while holding the pin.
+func (k *Keydir) GetPinned(key []byte) (e Entry, ok bool, p Pin) {
+	h, s := k.shardOf(key)
+	s.mu.RLock()
+	e, ok = s.get(h, key)
+	if !ok {
+		s.mu.RUnlock()
+		return Entry{}, false, Pin{}
+	}
+	return e, true, Pin{&s.mu}
+}
+
+// Barrier returns once every Pin taken before the call has been released.
+// It takes and drops each shard's write lock in turn, so it costs a few
+// microseconds and briefly holds up writers of one shard at a time.
+func (k *Keydir) Barrier() {
+	for i := range k.shards {
+		s := &k.shards[i]
+		s.mu.Lock()
+		//lint:ignore SA2001 the empty critical section is the point: it waits out the shard's readers
+		s.mu.Unlock()
+	}
 }
 
 // Put installs e for key if key is absent or e.Seq > the current entry's
@@ -170,7 +210,7 @@ const fitLoadPct = 50
 
 // reserveLoadPct is the load Reserve sizes tables for; below maxLoadPct so
 // that per keys never trigger a grow.
-const reserveLoadPct = 80
+const reserveLoadPct = 85
 
 func isqrt(n int) int {
 	r := 0
@@ -181,16 +221,16 @@ func isqrt(n int) int {
 }
 
 // Expired calls fn with the entry of every key that has an expiry at or
-// before now. It visits only keys that have an expiry at all (they are
-// kept on the side), so it costs nothing for keys without one. fn runs with
-// a shard read-locked and must not call k.
+// before now. It visits only the entries kept on the side (every key with
+// an expiry is, and few others are), so it costs nothing for plain keys.
+// fn runs with a shard read-locked and must not call k.
 func (k *Keydir) Expired(now int64, fn func(e Entry)) {
 	for i := range k.shards {
 		s := &k.shards[i]
 		s.mu.RLock()
-		for ref, exp := range s.expiry {
-			if exp <= now {
-				fn(s.decode(ref, s.rec(ref)))
+		for _, e := range s.ext {
+			if e.Expiry != 0 && e.Expiry <= now {
+				fn(e)
 			}
 		}
 		s.mu.RUnlock()

@@ -18,13 +18,16 @@ const (
 
 	minSlots = 8
 	// The table grows when it would exceed maxLoadPct and is then sized to
-	// growLoadPct (so it grows by 1.25x); it shrinks below 25% load.
-	maxLoadPct  = 85
-	growLoadPct = 68
+	// growLoadPct (so it grows by 1.125x: growing is a sequential pass
+	// over the slots, cheap next to the 1.3 heap bytes per key a fuller
+	// table saves; probes compare 2-byte tags, so longer clusters cost
+	// little); it shrinks below 25% load.
+	maxLoadPct  = 90
+	growLoadPct = 80
 	// compactMin is the least amount of dead record bytes worth compacting.
 	compactMin = chunkSize
-	// expiryEntryBytes approximates the heap cost of one expiry map entry.
-	expiryEntryBytes = 40
+	// extEntryBytes approximates the heap cost of one ext map entry.
+	extEntryBytes = 48
 )
 
 var le = binary.LittleEndian
@@ -47,7 +50,8 @@ type shard struct {
 	shrinkAt int    // shrink when count falls below this
 
 	arena
-	expiry map[uint32]int64 // ref -> expiry, for records with expiryFlag
+	files fileDict
+	ext   map[uint32]Entry // ref -> entry, for records with extFlag
 
 	_ [64]byte // keep neighbouring shards' locks off this shard's cache lines
 }
@@ -114,43 +118,62 @@ func (s *shard) find(h uint64, key []byte) (i int, ref uint32, rec []byte, found
 
 // decode returns the entry stored in record rec (named ref).
 func (s *shard) decode(ref uint32, rec []byte) Entry {
-	seq := le.Uint64(rec[0:8])
-	e := Entry{
-		FileID: le.Uint32(rec[8:12]),
-		Offset: le.Uint32(rec[12:16]),
-		Size:   le.Uint32(rec[16:20]),
-		Seq:    seq &^ expiryFlag,
+	w := uint48(rec)
+	if w&extFlag != 0 {
+		return s.ext[ref]
 	}
-	if seq&expiryFlag != 0 {
-		e.Expiry = s.expiry[ref]
+	return Entry{
+		FileID: s.files.id(rec[6]),
+		Offset: le.Uint32(rec[7:11]),
+		Size:   uint32(le.Uint16(rec[11:13])),
+		Seq:    w,
 	}
-	return e
 }
 
-// write stores e in record rec (named ref) whose current entry is old
-// (only old.Expiry matters; zero Entry for a new record).
-func (s *shard) write(ref uint32, rec []byte, old, e Entry) {
-	seq := e.Seq
-	if e.Expiry != 0 {
-		seq |= expiryFlag
-		if s.expiry == nil {
-			s.expiry = make(map[uint32]int64)
+// write stores e in record rec (named ref); fresh says that rec is new and
+// holds no entry yet.
+func (s *shard) write(ref uint32, rec []byte, fresh bool, e Entry) {
+	if !fresh {
+		s.release(ref, rec)
+	}
+	if e.Expiry == 0 && e.Seq <= maxInlineSeq && e.Size <= maxInlineSize {
+		if i, ok := s.files.acquire(e.FileID); ok {
+			putUint48(rec, e.Seq)
+			rec[6] = i
+			le.PutUint32(rec[7:11], e.Offset)
+			le.PutUint16(rec[11:13], uint16(e.Size))
+			return
 		}
-		s.expiry[ref] = e.Expiry
-	} else if old.Expiry != 0 {
-		s.dropExpiry(ref)
 	}
-	le.PutUint64(rec[0:8], seq)
-	le.PutUint32(rec[8:12], e.FileID)
-	le.PutUint32(rec[12:16], e.Offset)
-	le.PutUint32(rec[16:20], e.Size)
+	if s.ext == nil {
+		s.ext = make(map[uint32]Entry)
+	}
+	s.ext[ref] = e
+	putUint48(rec, extFlag)
 }
 
-func (s *shard) dropExpiry(ref uint32) {
-	delete(s.expiry, ref)
-	if len(s.expiry) == 0 {
-		s.expiry = nil // maps never shrink; let an emptied one go
+// release drops what the entry in record rec (named ref) holds besides
+// the record's bytes: its file's index, or its ext map entry.
+func (s *shard) release(ref uint32, rec []byte) {
+	if uint48(rec)&extFlag == 0 {
+		s.files.release(rec[6])
+		return
 	}
+	delete(s.ext, ref)
+	if len(s.ext) == 0 {
+		s.ext = nil // maps never shrink; let an emptied one go
+	}
+}
+
+func uint48(b []byte) uint64 {
+	_ = b[5]
+	return uint64(le.Uint32(b)) | uint64(le.Uint16(b[4:]))<<32
+}
+
+func putUint48(b []byte, v uint64) {
+	_ = b[5]
+	le.PutUint32(b, uint32(v))
+	le.PutUint16(b[4:], uint16(v>>32))
 }
 
 func (s *shard) get(h uint64, key []byte) (Entry, bool) {
@@ -168,7 +191,7 @@ func (s *shard) put(h uint64, key []byte, e Entry) (prev Entry, hadPrev, install
 		if e.Seq <= prev.Seq {
 			return prev, true, false
 		}
-		s.write(ref, rec, prev, e)
+		s.write(ref, rec, false, e)
 		return prev, true, true
 	}
 	if s.count+1 > s.growAt {
@@ -176,7 +199,7 @@ func (s *shard) put(h uint64, key []byte, e Entry) (prev Entry, hadPrev, install
 		i = s.emptySlot(h)
 	}
 	ref, rec = s.alloc(key)
-	s.write(ref, rec, Entry{}, e)
+	s.write(ref, rec, true, e)
 	s.setSlot(i, tagOf(h), ref)
 	s.count++
 	return Entry{}, false, true
@@ -191,9 +214,7 @@ func (s *shard) del(h uint64, key []byte, seq uint64) (prev Entry, removed bool)
 	if prev.Seq >= seq {
 		return prev, false
 	}
-	if prev.Expiry != 0 {
-		s.dropExpiry(ref)
-	}
+	s.release(ref, rec)
 	s.free(ref, rec)
 	s.removeSlot(i)
 	s.count--
@@ -218,7 +239,7 @@ func (s *shard) cas(h uint64, key []byte, old, e Entry) bool {
 	if cur != old {
 		return false
 	}
-	s.write(ref, rec, cur, e)
+	s.write(ref, rec, false, e)
 	return true
 }
 
@@ -226,7 +247,8 @@ func (s *shard) cas(h uint64, key []byte, old, e Entry) bool {
 func (s *shard) reset() {
 	s.slots, s.n, s.count, s.growAt, s.shrinkAt = nil, 0, 0, 0, 0
 	s.arena = arena{}
-	s.expiry = nil
+	s.files = fileDict{}
+	s.ext = nil
 }
 
 // slotsFor returns the table size for count keys.
@@ -328,9 +350,9 @@ func (s *shard) removeSlot(i int) {
 // large records densely), rewriting their refs in the table.
 func (s *shard) compact() {
 	var na arena
-	var exp map[uint32]int64
-	if len(s.expiry) > 0 {
-		exp = make(map[uint32]int64, len(s.expiry))
+	var ext map[uint32]Entry
+	if len(s.ext) > 0 {
+		ext = make(map[uint32]Entry, len(s.ext))
 	}
 	na.largeBytes = s.largeBytes
 	for j := 0; j < s.n; j++ {
@@ -350,15 +372,15 @@ func (s *shard) compact() {
 			nref, nrec = na.allocSmall(rl)
 			copy(nrec, rec[:rl])
 		}
-		if le.Uint64(rec)&expiryFlag != 0 {
-			exp[nref] = s.expiry[ref]
+		if uint48(rec)&extFlag != 0 {
+			ext[nref] = s.ext[ref]
 		}
 		le.PutUint32(s.slots[p+2:], nref)
 	}
 	na.chunks = shrinkCap(na.chunks)
 	na.large = shrinkCap(na.large)
 	s.arena = na
-	s.expiry = exp
+	s.ext = ext
 }
 
 // shrinkCap drops the spare capacity of a slice of slices.
@@ -392,9 +414,9 @@ type snapEntry struct {
 
 // memoryBytes approximates the heap bytes held by the shard's storage.
 func (s *shard) memoryBytes() int64 {
-	m := int64(cap(s.slots)) + s.arena.memoryBytes()
-	if s.expiry != nil {
-		m += int64(len(s.expiry))*expiryEntryBytes + 48
+	m := int64(cap(s.slots)) + s.arena.memoryBytes() + s.files.memoryBytes()
+	if s.ext != nil {
+		m += int64(len(s.ext))*extEntryBytes + 48
 	}
 	return m
 }
