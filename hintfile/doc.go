@@ -1,6 +1,7 @@
 // Package hintfile owns the on-disk format of simplekv's hint files. A hint
 // file sits next to a merged data file, last_state/<id>.data, as
-// last_state/<id>.hint and lists every record of that data file (key,
+// last_state/<id>.hint (or next to a sealed log file, as wal/<id>.hint) and
+// lists every record of that data file (key,
 // position, sequence, expiry, tombstone or not), so that Open can rebuild the
 // in-memory index without reading the data file itself.
 //
@@ -11,7 +12,7 @@
 //	file header (16 bytes)
 //	+--------+---------+----------+--------------+----------+
 //	| magic  | version | reserved | data file id | checksum |
-//	| "SKVH" | u16 = 1 | u16 = 0  | u32          | u32      |
+//	| "SKVH" | 2 (or 1)| u16 = 0  | u32          | u32      |
 //	+--------+---------+----------+--------------+----------+
 //	checksum = low 32 bits of xxhash64(bytes 0..11)
 //
@@ -30,8 +31,10 @@
 //	+------+-------+-----------------+----------------+---------+-----+---------+
 //	group: put block: GroupOf(key) = top 8 bits of xxhash64(key), the same
 //	       for every entry of the block; tombstone block: 0
-//	entry: uvarint keylen, key, uvarint gap, uvarint size, uvarint seq,
-//	       varint expiry
+//	entry: uvarint keylen, key, uvarint gap, uvarint size, uvarint seqx,
+//	       [varint expiry]
+//	       version 2: seqx = seq<<1 | 1 if an (non-zero) expiry follows;
+//	       version 1 (still read): seqx = seq and the expiry always follows
 //	offset = prevEnd + gap; prevEnd starts at base and becomes offset+size
 //	after each entry, so offsets increase and records never overlap.
 //

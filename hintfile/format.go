@@ -13,8 +13,12 @@ import (
 const (
 	// Magic opens every hint file.
 	Magic = "SKVH"
-	// Version is the hint file format version this package reads and writes.
-	Version = 1
+	// Version is the hint file format version this package writes: an
+	// entry's sequence number carries a flag for its expiry, which is
+	// written only when there is one. VersionV1 (an expiry varint in
+	// every entry) is still read.
+	Version   = 2
+	VersionV1 = 1
 	// HeaderSize is the size of the file header.
 	HeaderSize = 16
 	// BlockSize is the payload size at which the writer closes a block and
@@ -55,8 +59,9 @@ const (
 	// before its count: the kind and group bytes.
 	entryHeaderMin = 2
 	// minEntrySize is the smallest encoding of an entry: a one-byte key
-	// length, a one-byte key and four one-byte numbers.
-	minEntrySize = 6
+	// length, a one-byte key and three one-byte numbers (version 2, no
+	// expiry; version 1 entries take one more).
+	minEntrySize = 5
 	// seqLimit is the bound on sequence numbers (exclusive), as in data
 	// files.
 	seqLimit = 1 << 63
@@ -129,34 +134,39 @@ func corruptf(path string, off int64, format string, args ...any) error {
 }
 
 // encodeHeader returns the header of the hint file for data file id.
-func encodeHeader(id uint32) []byte {
+func encodeHeader(id uint32) []byte { return encodeHeaderVersion(id, Version) }
+
+// encodeHeaderVersion is encodeHeader for format version v.
+func encodeHeaderVersion(id uint32, v uint16) []byte {
 	b := make([]byte, HeaderSize)
 	copy(b, Magic)
-	binary.LittleEndian.PutUint16(b[4:], Version)
+	binary.LittleEndian.PutUint16(b[4:], v)
 	binary.LittleEndian.PutUint16(b[6:], 0)
 	binary.LittleEndian.PutUint32(b[8:], id)
 	binary.LittleEndian.PutUint32(b[12:], checksum(b[:12]))
 	return b
 }
 
-// decodeHeader checks a hint file header and returns the data file id.
-func decodeHeader(path string, b []byte) (uint32, error) {
+// decodeHeader checks a hint file header and returns the data file id and
+// the format version (Version or VersionV1).
+func decodeHeader(path string, b []byte) (uint32, uint16, error) {
 	if len(b) < HeaderSize {
-		return 0, corruptf(path, 0, "file is %d bytes, shorter than the %d-byte header", len(b), HeaderSize)
+		return 0, 0, corruptf(path, 0, "file is %d bytes, shorter than the %d-byte header", len(b), HeaderSize)
 	}
 	if string(b[:4]) != Magic {
-		return 0, corruptf(path, 0, "bad magic %q", b[:4])
+		return 0, 0, corruptf(path, 0, "bad magic %q", b[:4])
 	}
 	if got, want := binary.LittleEndian.Uint32(b[12:]), checksum(b[:12]); got != want {
-		return 0, corruptf(path, 0, "header checksum %#x, want %#x", got, want)
+		return 0, 0, corruptf(path, 0, "header checksum %#x, want %#x", got, want)
 	}
-	if v := binary.LittleEndian.Uint16(b[4:]); v != Version {
-		return 0, fmt.Errorf("%w: hint file %s has version %d, this build reads %d", ErrVersion, path, v, Version)
+	v := binary.LittleEndian.Uint16(b[4:])
+	if v != Version && v != VersionV1 {
+		return 0, 0, fmt.Errorf("%w: hint file %s has version %d, this build reads %d and %d", ErrVersion, path, v, VersionV1, Version)
 	}
 	if r := binary.LittleEndian.Uint16(b[6:]); r != 0 {
-		return 0, corruptf(path, 6, "reserved header field is %#x", r)
+		return 0, 0, corruptf(path, 6, "reserved header field is %#x", r)
 	}
-	return binary.LittleEndian.Uint32(b[8:]), nil
+	return binary.LittleEndian.Uint32(b[8:]), v, nil
 }
 
 // appendFooter appends the footer payload for ft to dst.
@@ -206,9 +216,13 @@ func appendEntry(dst []byte, e *Entry, gap uint64) []byte {
 	dst = append(dst, e.Key...)
 	dst = binary.AppendUvarint(dst, gap)
 	dst = binary.AppendUvarint(dst, uint64(e.Size))
-	dst = binary.AppendUvarint(dst, e.Seq)
-	dst = binary.AppendVarint(dst, e.Expiry)
-	return dst
+	// Version 2: the low bit of seqx says an expiry follows (most
+	// records have none, and then cost no byte for it).
+	if e.Expiry == 0 {
+		return binary.AppendUvarint(dst, e.Seq<<1)
+	}
+	dst = binary.AppendUvarint(dst, e.Seq<<1|1)
+	return binary.AppendVarint(dst, e.Expiry)
 }
 
 // uvarint decodes the uvarint at p[i:] (0 <= i) and returns it with the
@@ -245,6 +259,8 @@ func uvarintSlow(p []byte, i int) (uint64, int) {
 type limits struct {
 	dataSize       uint64
 	minSeq, maxSeq uint64
+	// v1: entries in the version-1 encoding (an expiry in each).
+	v1 bool
 }
 
 // blockInfo summarizes a decoded entry block.
@@ -330,15 +346,25 @@ func decodeBlock(p []byte, lim limits, checkGroups bool, fn func(Entry)) (info b
 		} else if seq, i = uvarintSlow(p, i); i < 0 {
 			return info, at, "bad sequence"
 		}
-		if i < len(p) && p[i] < 0x80 {
-			ux = uint64(p[i])
-			i++
-		} else if ux, i = uvarintSlow(p, i); i < 0 {
-			return info, at, "bad expiry"
+		hasExpiry := true
+		if !lim.v1 {
+			seq, hasExpiry = seq>>1, seq&1 != 0
 		}
-		expiry := int64(ux >> 1) // zigzag, as binary.Varint
-		if ux&1 != 0 {
-			expiry = ^expiry
+		var expiry int64
+		if hasExpiry {
+			if i < len(p) && p[i] < 0x80 {
+				ux = uint64(p[i])
+				i++
+			} else if ux, i = uvarintSlow(p, i); i < 0 {
+				return info, at, "bad expiry"
+			}
+			expiry = int64(ux >> 1) // zigzag, as binary.Varint
+			if ux&1 != 0 {
+				expiry = ^expiry
+			}
+			if !lim.v1 && expiry == 0 {
+				return info, at, "expiry flag with a zero expiry"
+			}
 		}
 		// prevEnd <= MaxUint32 here, so with gap and size bounded no sum
 		// below can overflow.

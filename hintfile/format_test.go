@@ -211,8 +211,10 @@ func rawTombs(count, base uint64, es ...rawEntry) []byte {
 	return rawEntries(kindTombstone, 0, count, base, es...)
 }
 
+// rawFile is a hint file of version 1, the encoding rawEntries writes
+// (TestEntryEncodingV2 covers version 2's).
 func rawFile(id uint32, blocks ...[]byte) []byte {
-	b := encodeHeader(id)
+	b := encodeHeaderVersion(id, VersionV1)
 	for _, bl := range blocks {
 		b = append(b, bl...)
 	}
@@ -223,32 +225,33 @@ func TestHeader(t *testing.T) {
 	h := encodeHeader(0xdeadbeef)
 	require.Len(t, h, HeaderSize)
 	require.Equal(t, Magic, string(h[:4]))
-	require.Equal(t, []byte{1, 0, 0, 0, 0xef, 0xbe, 0xad, 0xde}, h[4:12])
+	require.Equal(t, []byte{2, 0, 0, 0, 0xef, 0xbe, 0xad, 0xde}, h[4:12])
 	require.Equal(t, uint32(xxhash.Sum64(h[:12])), binary.LittleEndian.Uint32(h[12:]))
-	id, err := decodeHeader("p", h)
+	id, v, err := decodeHeader("p", h)
+	require.EqualValues(t, Version, v)
 	require.NoError(t, err)
 	require.Equal(t, uint32(0xdeadbeef), id)
 
-	_, err = decodeHeader("p", h[:HeaderSize-1])
+	_, _, err = decodeHeader("p", h[:HeaderSize-1])
 	requireCorrupt(t, err)
 
 	bad := bytes.Clone(h)
 	copy(bad, "SKVD") // a data file is not a hint file
 	binary.LittleEndian.PutUint32(bad[12:], uint32(xxhash.Sum64(bad[:12])))
-	_, err = decodeHeader("p", bad)
+	_, _, err = decodeHeader("p", bad)
 	require.ErrorContains(t, requireCorrupt(t, err), "magic")
 
 	bad = bytes.Clone(h)
 	binary.LittleEndian.PutUint16(bad[6:], 1) // reserved, checksum fixed up
 	binary.LittleEndian.PutUint32(bad[12:], uint32(xxhash.Sum64(bad[:12])))
-	_, err = decodeHeader("p", bad)
+	_, _, err = decodeHeader("p", bad)
 	require.ErrorContains(t, requireCorrupt(t, err), "reserved")
 }
 
 func TestVersion(t *testing.T) {
 	es, end := genEntries(rand.New(rand.NewPCG(1, 2)), 10, 8, 100)
 	b := buildHint(t, 7, es, int64(end))
-	for _, v := range []uint16{0, 2, 0xffff} {
+	for _, v := range []uint16{0, Version + 1, 0xffff} {
 		bad := bytes.Clone(b)
 		binary.LittleEndian.PutUint16(bad[4:], v)
 		binary.LittleEndian.PutUint32(bad[12:], uint32(xxhash.Sum64(bad[:12])))
@@ -260,7 +263,7 @@ func TestVersion(t *testing.T) {
 	// A damaged version field fails its checksum: corruption, not a
 	// version from the future.
 	bad := bytes.Clone(b)
-	bad[4] = 2
+	bad[4] = Version + 1
 	_, err := openBytes(t, bad)
 	requireCorrupt(t, err)
 }
@@ -431,4 +434,42 @@ func TestSemanticCorruption(t *testing.T) {
 			require.Contains(t, ce.Reason, tc.want)
 		})
 	}
+}
+
+// TestEntryEncodingV2: a version-2 entry spends no byte on a missing
+// expiry (its seq's low bit says whether one follows), decodes to what was
+// written, and a flagged zero expiry is corruption.
+func TestEntryEncodingV2(t *testing.T) {
+	e := Entry{Key: []byte("key"), Offset: 100, Size: 40, Seq: 300}
+	plain := appendEntry(nil, &e, 0)
+	e.Expiry = 5
+	withExpiry := appendEntry(nil, &e, 0)
+	require.Len(t, plain, 1+3+1+1+2, "keylen, key, gap, size, seq<<1")
+	require.Len(t, withExpiry, len(plain)+1)
+	for _, exp := range []int64{0, 5, -7} {
+		e.Expiry = exp
+		payload := []byte{kindPut, byte(GroupOf(e.Key))}
+		payload = binary.AppendUvarint(payload, 1)
+		payload = binary.AppendUvarint(payload, 100)
+		payload = appendEntry(payload, &e, 0)
+		var got []Entry
+		_, _, reason := decodeBlock(payload, limits{dataSize: 1000, minSeq: 1, maxSeq: 1000}, true, func(x Entry) {
+			x.Key = bytes.Clone(x.Key)
+			got = append(got, x)
+		})
+		require.Empty(t, reason)
+		require.Equal(t, []Entry{e}, got)
+	}
+	// seq 300 with the expiry flag, then a zero expiry.
+	payload := []byte{kindPut, byte(GroupOf(e.Key))}
+	payload = binary.AppendUvarint(payload, 1)
+	payload = binary.AppendUvarint(payload, 100)
+	payload = binary.AppendUvarint(payload, 3)
+	payload = append(payload, "key"...)
+	payload = binary.AppendUvarint(payload, 0)
+	payload = binary.AppendUvarint(payload, 40)
+	payload = binary.AppendUvarint(payload, 300<<1|1)
+	payload = binary.AppendVarint(payload, 0)
+	_, _, reason := decodeBlock(payload, limits{dataSize: 1000, minSeq: 1, maxSeq: 1000}, true, nil)
+	require.Contains(t, reason, "zero expiry")
 }

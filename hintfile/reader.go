@@ -24,6 +24,7 @@ type File struct {
 	mapping vfs.Mapping // non-nil: data is this read-only mapping (OpenMapped)
 	footer  Footer
 	lim     limits
+	version uint16   // the format version of the entries
 	puts    [][]byte // payloads of the put blocks, in file order
 	tombs   [][]byte // payloads of the tombstone blocks, in file order
 
@@ -161,12 +162,15 @@ func catchFault(path string, data []byte, fn func()) (err error) {
 // for a large file. Which error is reported does not depend on that: the
 // framing of all blocks is checked first, then checksums, kinds and the
 // footer block by block in file order, then the entries block by block.
+// Version is the file's format version (Version or VersionV1).
+func (f *File) Version() uint16 { return f.version }
+
 func parse(path string, data []byte, mapped bool) (*File, error) {
-	id, err := decodeHeader(path, data)
+	id, version, err := decodeHeader(path, data)
 	if err != nil {
 		return nil, err
 	}
-	hf := &File{id: id, path: path, data: data}
+	hf := &File{id: id, path: path, data: data, version: version}
 	// The checks run on several goroutines; for a mapping each catches its
 	// own faults (fault handling is per goroutine).
 	var faultMu sync.Mutex
@@ -245,7 +249,7 @@ func parse(path string, data []byte, mapped bool) (*File, error) {
 
 	// Pass 3: every entry, against the footer.
 	ft := hf.footer
-	hf.lim = limits{dataSize: uint64(ft.DataSize), minSeq: ft.MinSeq, maxSeq: ft.MaxSeq}
+	hf.lim = limits{dataSize: uint64(ft.DataSize), minSeq: ft.MinSeq, maxSeq: ft.MaxSeq, v1: hf.version == VersionV1}
 	results := make([]blockResult, len(entryBlocks))
 	forBlocks(len(entryBlocks), guarded, func(_ *xxhash.Digest, k int) {
 		r := &results[k]
