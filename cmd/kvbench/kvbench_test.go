@@ -145,7 +145,8 @@ func TestWholeRun(t *testing.T) {
 			require.NotEqual(t, "simplekv", s.BestPeer)
 		}
 	}
-	require.Equal(t, len(goals), goalsSeen)
+	// Every goal but reopen-clean's: that workload is opt-in.
+	require.Equal(t, len(goals)-1, goalsSeen)
 
 	// The chart and the markdown section.
 	svg, err := os.ReadFile(filepath.Join(out, outSVG))
@@ -161,7 +162,7 @@ func TestWholeRun(t *testing.T) {
 	require.NoError(t, err)
 	for _, want := range []string{
 		"| workload | figure | simplekv | best peer | ratio | goal | met? |",
-		"| fill-rand | ops/s |", "| sync-16 | p99 |", "≤ 150 ms",
+		"| fill-rand | ops/s |", "| sync-16 | p99 |", "≤ 50 ms",
 		"![kvbench: each engine's ops/s relative to the best peer](chart.svg)",
 		"`go run ./cmd/kvbench -n 2000", "**Machine:**", "**ycsb-b**",
 		"| engine | ops | ops/s | p50 | p99 | p99.9 | MB/s |",
