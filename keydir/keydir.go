@@ -93,8 +93,18 @@ func (k *Keydir) Barrier() {
 	}
 }
 
-// Put installs e for key if key is absent or e.Seq > the current entry's
-// Seq (the keydir moves only forward). It copies key. It returns the
+// newer reports whether e wins over prev. Two records of one key carry the
+// same Seq only as copies (a merge's output and its input, both kept when
+// a merge rolls back), or when damage forged one; taking the copy in the
+// higher file id makes recovery's answer independent of the order it
+// loads files in (hints first, then the log, or all from hints).
+func newer(e, prev Entry) bool {
+	return e.Seq > prev.Seq || (e.Seq == prev.Seq && e.FileID > prev.FileID)
+}
+
+// Put installs e for key if key is absent or e is newer than the current
+// entry: a higher Seq, or the same Seq in a higher FileID (the keydir moves
+// only forward). It copies key. It returns the
 // previous entry (if there was one, whether or not e was installed) and
 // whether e was installed. It panics if e.Seq >= 1<<63.
 func (k *Keydir) Put(key []byte, e Entry) (prev Entry, hadPrev bool, installed bool) {

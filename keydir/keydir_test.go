@@ -108,9 +108,14 @@ func TestPutForwardOnly(t *testing.T) {
 			{ent(1, 10, 5), Entry{}, false, true, ent(1, 10, 5)},
 			{ent(2, 20, 6), ent(1, 10, 5), true, true, ent(2, 20, 6)},
 		}},
-		{"equal seq rejected", []step{
+		{"equal seq in a lower or the same file rejected", []step{
+			{ent(2, 10, 5), Entry{}, false, true, ent(2, 10, 5)},
+			{ent(1, 20, 5), ent(2, 10, 5), true, false, ent(2, 10, 5)},
+			{ent(2, 30, 5), ent(2, 10, 5), true, false, ent(2, 10, 5)},
+		}},
+		{"equal seq in a higher file replaces", []step{
 			{ent(1, 10, 5), Entry{}, false, true, ent(1, 10, 5)},
-			{ent(2, 20, 5), ent(1, 10, 5), true, false, ent(1, 10, 5)},
+			{ent(2, 20, 5), ent(1, 10, 5), true, true, ent(2, 20, 5)},
 		}},
 		{"lower seq rejected", []step{
 			{ent(1, 10, 5), Entry{}, false, true, ent(1, 10, 5)},
@@ -118,12 +123,12 @@ func TestPutForwardOnly(t *testing.T) {
 		}},
 		{"seq zero on absent key installs", []step{
 			{ent(7, 0, 0), Entry{}, false, true, ent(7, 0, 0)},
-			{ent(8, 0, 0), ent(7, 0, 0), true, false, ent(7, 0, 0)},
+			{ent(6, 0, 0), ent(7, 0, 0), true, false, ent(7, 0, 0)},
 		}},
 		{"max seq", []step{
 			{ent(1, 1, 1<<63-2), Entry{}, false, true, ent(1, 1, 1<<63-2)},
 			{ent(2, 2, 1<<63-1), ent(1, 1, 1<<63-2), true, true, ent(2, 2, 1<<63-1)},
-			{ent(3, 3, 1<<63-1), ent(2, 2, 1<<63-1), true, false, ent(2, 2, 1<<63-1)},
+			{ent(1, 3, 1<<63-1), ent(2, 2, 1<<63-1), true, false, ent(2, 2, 1<<63-1)},
 		}},
 	}
 	for _, tc := range tests {
@@ -596,7 +601,7 @@ func TestModel(t *testing.T) {
 				key, e := genKey.Draw(rt, "key"), genEntry.Draw(rt, "e")
 				prev, had, inst := k.Put(key, e)
 				m, mHad := model[string(key)]
-				wantInst := !mHad || e.Seq > m.Seq
+				wantInst := !mHad || newer(e, m)
 				require.Equal(rt, mHad, had)
 				require.Equal(rt, m, prev)
 				require.Equal(rt, wantInst, inst)
@@ -610,7 +615,7 @@ func TestModel(t *testing.T) {
 					e := Entry{FileID: 7, Seq: seq}
 					_, _, inst := k.Put(key, e)
 					m, mHad := model[string(key)]
-					require.Equal(rt, !mHad || seq > m.Seq, inst)
+					require.Equal(rt, !mHad || seq > m.Seq || (seq == m.Seq && m.FileID < 7), inst)
 					if inst {
 						model[string(key)] = e
 					}
@@ -1173,4 +1178,20 @@ func TestTagCollision(t *testing.T) {
 	require.True(t, ok, "deleting one key of a tag pair keeps the other")
 	require.Equal(t, uint32(30), eb.Offset)
 	checkInvariants(t, k)
+}
+
+// TestPutEqualSeqHigherFileWins: of two entries with the same Seq, the one
+// in the higher file id stays, whichever is put first.
+func TestPutEqualSeqHigherFileWins(t *testing.T) {
+	lo := Entry{FileID: 3, Offset: 100, Size: 40, Seq: 7}
+	hi := Entry{FileID: 5, Offset: 16, Size: 44, Seq: 7, Expiry: 99}
+	for _, order := range [][2]Entry{{lo, hi}, {hi, lo}} {
+		k := New()
+		k.Put([]byte("k"), order[0])
+		_, _, installed := k.Put([]byte("k"), order[1])
+		require.Equal(t, order[1] == hi, installed)
+		got, ok := k.Get([]byte("k"))
+		require.True(t, ok)
+		require.Equal(t, hi, got)
+	}
 }

@@ -188,7 +188,7 @@ func (s *shard) put(h uint64, key []byte, e Entry) (prev Entry, hadPrev, install
 	i, ref, rec, ok := s.find(h, key)
 	if ok {
 		prev = s.decode(ref, rec)
-		if e.Seq <= prev.Seq {
+		if !newer(e, prev) {
 			return prev, true, false
 		}
 		s.write(ref, rec, false, e)
