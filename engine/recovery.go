@@ -74,11 +74,11 @@ func (db *DB) recover() (nextID uint32, err error) {
 	}
 	db.st.recoveryLog = time.Since(start)
 	r.tombs = nil
-	if err := r.removeStaleHints(); err != nil {
-		return 0, err
-	}
 	if r.maxID == ^uint32(0) {
 		return 0, fmt.Errorf("simplekv: data file ids exhausted in %s", db.dir)
+	}
+	if err := r.removeStaleHints(); err != nil {
+		return 0, err
 	}
 	return r.maxID + 1, nil
 }
@@ -458,9 +458,9 @@ func (r *recovery) walHints() ([]uint32, error) {
 		if !data[id] {
 			p := walHintPath(db.dir, id)
 			db.log.Warn("simplekv: a hint file without its data file; removing it", "path", p)
+			// Removed before Open creates its new log file, so that
+			// file never meets it even if it takes the same id.
 			r.staleHints = append(r.staleHints, p)
-			// Its id is never reused: a new log file must not meet it.
-			r.maxID = max(r.maxID, id)
 			continue
 		}
 		ids = append(ids, id)
