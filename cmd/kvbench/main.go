@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 
@@ -71,6 +72,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	progress := opts.Progress || isTerminal(stderr)
+	if opts.CPUProfile != "" {
+		stop, err := startCPUProfile(opts.CPUProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "kvbench: -cpuprofile: %v\n", err)
+			return exitFail
+		}
+		defer func() {
+			if err := stop(); err != nil {
+				fmt.Fprintf(stderr, "kvbench: -cpuprofile: %v\n", err)
+			}
+		}()
+	}
 	if err := benchmark(&opts, args, stdout, stderr, progress); err != nil {
 		fmt.Fprintf(stderr, "kvbench: FAILED: %v\n", err)
 		return exitFail
@@ -163,4 +176,21 @@ func writeOut(dir string, rep *Report) error {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// startCPUProfile starts a CPU profile written to path; stop ends it and
+// closes the file.
+func startCPUProfile(path string) (stop func() error, err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }

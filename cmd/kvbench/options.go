@@ -50,6 +50,7 @@ type Options struct {
 	Readme       string        // if set, splice results.md into this file between the markers
 	Seed         uint64        // seeds keys, values and every random choice
 	Progress     bool          // force progress bars on stderr even when it is not a terminal
+	CPUProfile   string        // write a CPU profile of the whole run to this file
 	VerifySample int           // keys read back and checked after reopen
 
 	// merge-latency (simplekv only): an overwrite-heavy run on a DB of
@@ -109,6 +110,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Readme, "readme", o.Readme, "replace the lines between <!-- kvbench:begin --> and <!-- kvbench:end --> in this file with results.md (needs -out)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed for keys, values and random choices")
 	fs.BoolVar(&o.Progress, "progress", o.Progress, "show progress bars on stderr even when it is not a terminal")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", o.CPUProfile, "write a CPU profile of the whole run (every engine, every workload) to this file; narrow it with -engines and -workloads, or go tool pprof -focus")
 	fs.IntVar(&o.VerifySample, "verify-sample", o.VerifySample, "keys read back and checked after reopen, reopen-clean and reopen-hints (0 = none)")
 	fs.IntVar(&o.MergeKeys, "merge-keys", o.MergeKeys, "merge-latency: keys it fills and then overwrites (at most n are used)")
 	fs.IntVar(&o.MergeWriters, "merge-writers", o.MergeWriters, "merge-latency: concurrent writers overwriting random keys")
