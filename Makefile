@@ -49,7 +49,7 @@ bench-readme:
 	$(GO) run ./cmd/kvbench -out docs/bench -readme README.md
 
 ## bench-go: the testing.B benchmarks (benchstat-friendly output). The package
-## benchmarks run 5 times; bench/ (every kvbench workload on every engine, about
+## benchmarks run 5 times; bench/ (kvbench's throughput workloads on every engine, about
 ## 1.5 minutes a round because the peers are slow) BENCH_COUNT times, default 1.
 ## To compare commits: make bench-go BENCH_COUNT=5 > new.txt; benchstat old.txt new.txt
 ## (or narrow it: go test -run '^$$' -bench '/simplekv$$' -count 5 ./bench/).

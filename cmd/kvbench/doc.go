@@ -148,6 +148,9 @@
 //	                  even when it is not a terminal
 //	-verify-sample N  keys checked after reopen, reopen-clean and
 //	                  reopen-hints (10000)
+//	-cpuprofile FILE  write a CPU profile of the whole run to FILE (for
+//	                  go tool pprof; narrow the run with -engines and
+//	                  -workloads, or the profile with -focus)
 //	-merge-*          merge-latency's keys, writers, duration, file size
 //	                  and trigger interval
 //

@@ -345,3 +345,25 @@ func TestProgress(t *testing.T) {
 	require.NotContains(t, stdout.String(), "%|", "no progress bar on stdout")
 	require.Contains(t, stdout.String(), "== sync-1:")
 }
+
+// TestCPUProfile: -cpuprofile leaves a gzip-compressed pprof profile of
+// the run; a path that cannot be created fails the run before it starts,
+// naming the flag.
+func TestCPUProfile(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	var stdout, stderr bytes.Buffer
+	rc := run(tinyArgs("-engines", "simplekv", "-workloads", "fill-rand,read-uniform", "-n", "500", "-cpuprofile", prof), &stdout, &stderr)
+	require.Equal(t, exitOK, rc, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	b, err := os.ReadFile(prof)
+	require.NoError(t, err)
+	require.Greater(t, len(b), 2)
+	require.Equal(t, []byte{0x1f, 0x8b}, b[:2], "a pprof profile is gzip-compressed")
+
+	stdout.Reset()
+	stderr.Reset()
+	bad := filepath.Join(t.TempDir(), "missing", "cpu.prof")
+	rc = run(tinyArgs("-engines", "simplekv", "-workloads", "fill-rand", "-n", "100", "-cpuprofile", bad), &stdout, &stderr)
+	require.Equal(t, exitFail, rc)
+	require.Contains(t, stderr.String(), "-cpuprofile")
+	require.NotContains(t, stdout.String(), "== fill-rand", "nothing ran")
+}
