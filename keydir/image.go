@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -17,7 +20,9 @@ import (
 // layout depends only on the table size and xxhash, both fixed, so a table
 // copied verbatim is valid as it is.
 //
-// Layout (uvarints unless said otherwise), shard after shard, 256 of them:
+// Layout (uvarints unless said otherwise), shard after shard, 256 of them,
+// each section preceded by its length as 8 bytes little endian (so that
+// the shards load in parallel):
 //
 //	n (slots) | count (keys) | n*slotSize bytes of slots
 //	chunks | per chunk: len, bytes | liveBytes | deadBytes
@@ -29,6 +34,10 @@ import (
 // their chunk, records inside their chunk, file indexes in use, counts)
 // and fails with ErrBadImage rather than install an index that could
 // misdirect a read or panic.
+//
+// A loaded index keeps the image's bytes as its own storage (the tables
+// and records are used where they lie instead of copied), so the caller
+// hands p over: it must not modify or reuse it.
 
 // ErrBadImage is returned by LoadImage for bytes that are not a valid
 // image.
@@ -39,9 +48,12 @@ var ErrBadImage = errors.New("keydir: bad index image")
 func (k *Keydir) AppendImage(dst []byte) []byte {
 	for i := range k.shards {
 		s := &k.shards[i]
+		at := len(dst)
+		dst = append(dst, make([]byte, 8)...)
 		s.mu.RLock()
 		dst = s.appendImage(dst)
 		s.mu.RUnlock()
+		le.PutUint64(dst[at:], uint64(len(dst)-at-8))
 	}
 	return dst
 }
@@ -79,21 +91,48 @@ func (s *shard) appendImage(b []byte) []byte {
 	return b
 }
 
-// LoadImage returns the index whose image is p (all of p). The result
-// shares no memory with p.
+// LoadImage returns the index whose image is p (all of p), keeping p as
+// its storage. The shards load on up to GOMAXPROCS goroutines.
 func LoadImage(p []byte) (*Keydir, error) {
+	var sections [numShards][]byte
+	off := 0
+	for i := range sections {
+		if len(p)-off < 8 {
+			return nil, fmt.Errorf("%w: shard %d: length runs past the end", ErrBadImage, i)
+		}
+		n := le.Uint64(p[off:])
+		off += 8
+		if n > uint64(len(p)-off) {
+			return nil, fmt.Errorf("%w: shard %d: %d bytes at byte %d run past the end", ErrBadImage, i, n, off)
+		}
+		sections[i] = p[off : off+int(n) : off+int(n)]
+		off += int(n)
+	}
+	if off != len(p) {
+		return nil, fmt.Errorf("%w: %d bytes after the last shard", ErrBadImage, len(p)-off)
+	}
 	k := New()
-	d := imageDecoder{p: p}
-	for i := range k.shards {
-		if err := k.shards[i].loadImage(&d, uint64(i)); err != nil {
+	var errs [numShards]error
+	var next atomic.Int32
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), 8) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= numShards {
+					return
+				}
+				errs[i] = k.shards[i].loadImage(sections[i], uint64(i))
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
 			return nil, fmt.Errorf("%w: shard %d: %w", ErrBadImage, i, err)
 		}
-	}
-	if d.err == nil && d.off != len(p) {
-		return nil, fmt.Errorf("%w: %d bytes after the last shard", ErrBadImage, len(p)-d.off)
-	}
-	if d.err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadImage, d.err)
 	}
 	return k, nil
 }
@@ -136,8 +175,15 @@ func (d *imageDecoder) varint(what string) int64 {
 	return v
 }
 
-// bytes returns a copy of the next n bytes.
-func (d *imageDecoder) bytes(what string, n uint64, capacity int) []byte {
+// count reads the number of items that follow, each at least one byte
+// long: a damaged count cannot make a loop outrun the image.
+func (d *imageDecoder) count(what string, max uint64) uint64 {
+	return d.uvarint(what, min(max, uint64(len(d.p)-d.off)))
+}
+
+// bytes returns the next n bytes, in place: appending to the result
+// copies it.
+func (d *imageDecoder) bytes(what string, n uint64) []byte {
 	if d.err != nil {
 		return nil
 	}
@@ -145,25 +191,31 @@ func (d *imageDecoder) bytes(what string, n uint64, capacity int) []byte {
 		d.err = fmt.Errorf("%s of %d bytes at byte %d runs past the end", what, n, d.off)
 		return nil
 	}
-	b := make([]byte, n, max(int(n), capacity))
-	copy(b, d.p[d.off:])
+	b := d.p[d.off : d.off+int(n) : d.off+int(n)]
 	d.off += int(n)
 	return b
 }
 
-func (s *shard) loadImage(d *imageDecoder, idx uint64) error {
+// loadImage loads the shard (index idx) from its section p.
+func (s *shard) loadImage(p []byte, idx uint64) error {
+	d := &imageDecoder{p: p}
 	n := d.uvarint("slot count", math.MaxInt32/slotSize)
 	count := d.uvarint("key count", n)
-	slots := d.bytes("slot table", n*slotSize, 0)
-	nChunks := d.uvarint("chunk count", uint64(maxChunks))
-	var chunks [][]byte
+	slots := d.bytes("slot table", n*slotSize)
+	nChunks := d.count("chunk count", uint64(maxChunks))
+	chunks := make([][]byte, 0, nChunks)
 	for range nChunks {
 		l := d.uvarint("chunk length", chunkSize)
-		chunks = append(chunks, d.bytes("chunk", l, chunkSize))
+		chunks = append(chunks, d.bytes("chunk", l))
+	}
+	if c := len(chunks); c > 0 && d.err == nil {
+		// The last chunk is the one new records go to: it needs its full
+		// capacity (see allocSmall).
+		chunks[c-1] = append(make([]byte, 0, chunkSize), chunks[c-1]...)
 	}
 	live := d.uvarint("live bytes", math.MaxInt64)
 	dead := d.uvarint("dead bytes", math.MaxInt64)
-	nLarge := d.uvarint("large record count", uint64(maxLarge))
+	nLarge := d.count("large record count", uint64(maxLarge))
 	var large [][]byte
 	var largeFree []uint32
 	var largeBytes int64
@@ -174,16 +226,16 @@ func (s *shard) loadImage(d *imageDecoder, idx uint64) error {
 			largeFree = append(largeFree, uint32(i))
 			continue
 		}
-		large = append(large, d.bytes("large record", l, 0))
+		large = append(large, d.bytes("large record", l))
 		largeBytes += int64(l)
 	}
-	nFiles := d.uvarint("file table size", maxDictFiles)
+	nFiles := d.count("file table size", maxDictFiles)
 	var files fileDict
 	for range nFiles {
 		files.ids = append(files.ids, uint32(d.uvarint("file id", math.MaxUint32)))
 		files.refs = append(files.refs, uint32(d.uvarint("file refs", math.MaxUint32)))
 	}
-	nExt := d.uvarint("side entry count", count)
+	nExt := d.count("side entry count", count)
 	var ext map[uint32]Entry
 	if nExt > 0 {
 		ext = make(map[uint32]Entry, nExt)
@@ -198,6 +250,9 @@ func (s *shard) loadImage(d *imageDecoder, idx uint64) error {
 			Expiry: d.varint("side entry expiry"),
 		}
 		ext[ref] = e
+	}
+	if d.err == nil && d.off != len(p) {
+		d.err = fmt.Errorf("%d bytes after the shard", len(p)-d.off)
 	}
 	if d.err != nil {
 		return d.err
