@@ -52,13 +52,13 @@
 //     6 bytes: a 16-bit hash tag (0 = empty) followed by a 32-bit record
 //     ref, so a probe touches a record only when the tag matches (a false
 //     match is 1 in 65535). The table size is not a power of two, which
-//     lets it grow by 1.125x: it is resized to 80% load when it reaches 90%
+//     lets it grow by 1.25x: it is resized to 72% load when it reaches 90%
 //     and shrunk when it falls below 25%. The home slot is (tag*n)>>16 in
 //     tables of up to 65536 slots, so that growing the table and the
 //     backward shift of a deletion (there are no tombstones) read only
 //     the slots, never a record; larger tables use (hash32*n)>>32 and
 //     rehash keys.
 //
-// For a 16-byte key that is 30 bytes of record, 6.7 to 7.5 bytes of table
+// For a 16-byte key that is 30 bytes of record, 6.7 to 8.3 bytes of table
 // and up to about 1 byte of chunk slack.
 package keydir
