@@ -9,7 +9,6 @@ FUZZTIME  ?= 30s
 CI_FUZZ_RECORDS ?= 300000x
 CI_FUZZ_HINTS   ?= 200000x
 CI_FUZZ_DIRS    ?= 20000x
-CI_FUZZ_IMAGES  ?= 200000x
 CRASH_KILLS ?= 1000
 SWEEP_STEPS ?= 2000
 
@@ -29,7 +28,6 @@ test:
 	$(GO) test -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(CI_FUZZ_RECORDS) -fuzzminimizetime 200x ./datafile/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(CI_FUZZ_HINTS) -fuzzminimizetime 200x ./hintfile/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenDir$$' -fuzztime $(CI_FUZZ_DIRS) -fuzzminimizetime 50x ./engine/
-	$(GO) test -run '^$$' -fuzz '^FuzzLoadImage$$' -fuzztime $(CI_FUZZ_IMAGES) -fuzzminimizetime 200x ./keydir/
 
 ## test-short: the quick subset (long variants skipped with -short).
 test-short:
@@ -67,7 +65,6 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./datafile/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./hintfile/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenDir$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./engine/
-	$(GO) test -run '^$$' -fuzz '^FuzzLoadImage$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./keydir/
 
 ## crash: the SIGKILL crash loop with CRASH_KILLS kills (CI runs a short one).
 crash:
