@@ -324,7 +324,7 @@ func TestSubsetKeepsDir(t *testing.T) {
 			require.Empty(t, s.Goal)
 		}
 		if s.Workload == "read-zipf" {
-			require.Equal(t, "≥ 1.5x", s.Goal)
+			require.Equal(t, "≥ 6x", s.Goal)
 		}
 	}
 	stderr.Reset()
