@@ -89,6 +89,7 @@ const (
 	FaultOpList                    // FS.List
 	FaultOpStat                    // FS.Stat and File.Stat
 	FaultOpLock                    // FS.Lock
+	FaultOpLink                    // FS.Link
 
 	numFaultOps = iota
 )
@@ -107,6 +108,7 @@ var faultOpNames = [numFaultOps]string{
 	FaultOpList:     "list",
 	FaultOpStat:     "stat",
 	FaultOpLock:     "lock",
+	FaultOpLink:     "link",
 }
 
 // String implements fmt.Stringer.
@@ -374,6 +376,14 @@ func (f *FaultFS) Rename(oldname, newname string) error {
 		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: fault.errno()}
 	}
 	return f.inner.Rename(oldname, newname)
+}
+
+// Link implements FS. The FaultEvent's Path is oldname.
+func (f *FaultFS) Link(oldname, newname string) error {
+	if fault := f.begin(FaultOpLink, oldname); fault != FaultNone {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: fault.errno()}
+	}
+	return f.inner.Link(oldname, newname)
 }
 
 // MkdirAll implements FS.

@@ -199,6 +199,17 @@ var faultCases = []faultCase{
 		},
 	},
 	{
+		name: "Link", op: vfs.FaultOpLink, path: "/d/g", mutates: true,
+		run: func(t *testing.T, fsys *vfs.FaultFS, arm func()) (any, error) {
+			arm()
+			return nil, fsys.Link("/d/g", "/d/g2")
+		},
+		after: func(t *testing.T, m *vfs.MemFS) {
+			_, err := m.Stat("/d/g2")
+			require.ErrorIs(t, err, fs.ErrNotExist, "a failed Link must not create the link")
+		},
+	},
+	{
 		name: "Lock", op: vfs.FaultOpLock, path: "/d/LOCK", errOp: "open", mutates: true,
 		run: func(t *testing.T, fsys *vfs.FaultFS, arm func()) (any, error) {
 			arm()
@@ -226,10 +237,10 @@ func requireFaultError(t *testing.T, c faultCase, err error, errno syscall.Errno
 	t.Helper()
 	require.Error(t, err)
 	require.ErrorIs(t, err, errno)
-	if c.op == vfs.FaultOpRename {
+	if c.op == vfs.FaultOpRename || c.op == vfs.FaultOpLink {
 		var le *os.LinkError
 		require.ErrorAs(t, err, &le)
-		require.Equal(t, "rename", le.Op)
+		require.Equal(t, c.op.String(), le.Op)
 		require.Equal(t, "/d/g", le.Old)
 		require.Equal(t, "/d/g2", le.New)
 		return
@@ -625,7 +636,7 @@ func TestFaultFSInvalidArguments(t *testing.T) {
 	require.Panics(t, func() { vfs.Random(1, math.NaN(), vfs.FaultEIO) })
 	require.Panics(t, func() { vfs.Random(1, 0.5, vfs.Fault(42)) })
 	require.Panics(t, func() { vfs.AtOp(1, vfs.Fault(-1)) })
-	require.Panics(t, func() { vfs.AtOp(1, vfs.FaultEIO, vfs.FaultOp(13)) })
+	require.Panics(t, func() { vfs.AtOp(1, vfs.FaultEIO, vfs.FaultOp(14)) })
 	fsys := vfs.NewFaultFS(vfs.NewMem(), vfs.InjectorFunc(func(vfs.FaultEvent) vfs.Fault { return vfs.Fault(9) }))
 	require.Panics(t, func() { _, _ = fsys.Stat("/") })
 }
@@ -637,14 +648,15 @@ func TestFaultFSStrings(t *testing.T) {
 	require.Equal(t, "short-write", vfs.FaultShortWrite.String())
 	require.Equal(t, "Fault(7)", vfs.Fault(7).String())
 	names := map[string]bool{}
-	for op := vfs.FaultOpCreate; op <= vfs.FaultOpLock; op++ {
+	for op := vfs.FaultOpCreate; op <= vfs.FaultOpLink; op++ {
 		s := op.String()
 		require.NotContains(t, s, "FaultOp(")
 		require.False(t, names[s], "duplicate name %q", s)
 		names[s] = true
 	}
 	require.Equal(t, "syncdir", vfs.FaultOpSyncDir.String())
-	require.Equal(t, "FaultOp(13)", vfs.FaultOp(13).String())
+	require.Equal(t, "link", vfs.FaultOpLink.String())
+	require.Equal(t, "FaultOp(14)", vfs.FaultOp(14).String())
 	require.Equal(t, "FaultOp(-1)", vfs.FaultOp(-1).String())
 }
 
@@ -864,7 +876,7 @@ func TestFaultFSShortWriteOnlyHitsWrites(t *testing.T) {
 	require.Len(t, failedCalls(errs), 2)
 
 	// And the built-in injectors do not return it for other classes.
-	for op := vfs.FaultOpCreate; op <= vfs.FaultOpLock; op++ {
+	for op := vfs.FaultOpCreate; op <= vfs.FaultOpLink; op++ {
 		ev := vfs.FaultEvent{Seq: 5, Op: op, Path: "/f"}
 		want := vfs.FaultNone
 		if op == vfs.FaultOpWrite {

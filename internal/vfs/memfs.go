@@ -28,6 +28,7 @@ const (
 	OpSync     OpKind = "sync"     // File.Sync
 	OpTruncate OpKind = "truncate" // File.Truncate
 	OpRename   OpKind = "rename"   // FS.Rename
+	OpLink     OpKind = "link"     // FS.Link
 	OpRemove   OpKind = "remove"   // FS.Remove
 	OpMkdir    OpKind = "mkdir"    // FS.MkdirAll
 	OpSyncDir  OpKind = "syncdir"  // FS.SyncDir
@@ -417,6 +418,43 @@ func (m *MemFS) Rename(oldname, newname string) error {
 	ndir.children[nbase] = n
 	now := time.Now()
 	odir.modTime, ndir.modTime = now, now
+	return nil
+}
+
+// Link implements FS: newname becomes another entry of oldname's inode,
+// durable (like any entry) once its directory is synced.
+func (m *MemFS) Link(oldname, newname string) error {
+	lerr := func(err error) error {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: err}
+	}
+	if err := m.beginOp(OpLink, oldname, newname); err != nil {
+		return lerr(err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	odir, obase, err := m.walk(oldname)
+	if err != nil {
+		return lerr(err)
+	}
+	ndir, nbase, err := m.walk(newname)
+	if err != nil {
+		return lerr(err)
+	}
+	if odir == nil || ndir == nil {
+		return lerr(syscall.EBUSY)
+	}
+	n, ok := odir.children[obase]
+	switch {
+	case !ok:
+		return lerr(syscall.ENOENT)
+	case n.isDir:
+		return lerr(syscall.EPERM)
+	}
+	if _, exists := ndir.children[nbase]; exists {
+		return lerr(syscall.EEXIST)
+	}
+	ndir.children[nbase] = n
+	ndir.modTime = time.Now()
 	return nil
 }
 

@@ -1437,3 +1437,42 @@ func TestMemFSCrashClonePagesOfARewrite(t *testing.T) {
 	require.Len(t, seen, 4, "%v", seen)
 	require.Equal(t, strings.Repeat("\x00", 8192), contents(t, m.CrashClone(nil), "/f"))
 }
+
+// TestMemFSLink: a link is another entry of the same file, refused onto an
+// existing name or for a directory, and durable once its directory is
+// synced; removing one name leaves the other.
+func TestMemFSLink(t *testing.T) {
+	m := vfs.NewMem()
+	require.NoError(t, m.MkdirAll("/a", 0o755))
+	require.NoError(t, m.MkdirAll("/b", 0o755))
+	require.NoError(t, m.SyncDir("/"))
+	f, err := m.Create("/a/f")
+	require.NoError(t, err)
+	_, err = f.Write([]byte("data"))
+	require.NoError(t, err)
+	require.NoError(t, f.Sync())
+	require.NoError(t, f.Close())
+	require.NoError(t, m.SyncDir("/a"))
+
+	require.NoError(t, m.Link("/a/f", "/b/g"))
+	require.ErrorIs(t, m.Link("/a/f", "/b/g"), fs.ErrExist)
+	require.ErrorIs(t, m.Link("/a/missing", "/b/h"), fs.ErrNotExist)
+	require.Error(t, m.Link("/a", "/b/dir"))
+	read := func(m *vfs.MemFS, name string) string {
+		f, err := m.Open(name)
+		require.NoError(t, err)
+		defer f.Close()
+		b, err := io.ReadAll(f)
+		require.NoError(t, err)
+		return string(b)
+	}
+	require.Equal(t, "data", read(m, "/b/g"))
+
+	_, err = m.CrashClone(nil).Stat("/b/g")
+	require.ErrorIs(t, err, fs.ErrNotExist, "not durable before /b is synced")
+	require.NoError(t, m.SyncDir("/b"))
+	require.Equal(t, "data", read(m.CrashClone(nil), "/b/g"))
+
+	require.NoError(t, m.Remove("/a/f"))
+	require.Equal(t, "data", read(m, "/b/g"), "the other name keeps the file")
+}

@@ -20,6 +20,11 @@ type FS interface {
 	Remove(name string) error
 	// Rename atomically renames oldname to newname, replacing newname.
 	Rename(oldname, newname string) error
+	// Link makes newname a hard link to the existing file oldname. It
+	// fails with an error matching fs.ErrExist if newname exists, and
+	// with another error (such as EXDEV or EPERM) where the filesystem
+	// cannot link; callers then copy instead.
+	Link(oldname, newname string) error
 	// MkdirAll creates dir and any missing parents.
 	MkdirAll(dir string, perm os.FileMode) error
 	// List returns the names (not paths) of the entries of dir, sorted.
