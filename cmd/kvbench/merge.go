@@ -43,13 +43,22 @@ type mergeWatcher struct {
 	// Written by the polling goroutine, read after done is closed.
 	mergingTime time.Duration
 	elapsed     time.Duration
-	starts      int // merges seen starting (a merge shorter than a poll can be missed)
+	// seen counts the merges seen: the one running when the watch began,
+	// if any, and each one seen starting at a poll; or, if more, the
+	// merges that completed meanwhile (a merge shorter than a poll, or
+	// one that starts within a poll of the last one's end, is not seen
+	// starting).
+	seen int
 }
 
 func watchMerges(db *engine.DB) *mergeWatcher {
 	w := &mergeWatcher{stop: make(chan struct{}), done: make(chan struct{})}
-	cur := db.Stats().CompactionRunning
+	st0 := db.Stats()
+	cur := st0.CompactionRunning
 	w.running.Store(cur)
+	if cur {
+		w.seen = 1
+	}
 	start := time.Now()
 	go func() {
 		defer close(w.done)
@@ -64,6 +73,7 @@ func watchMerges(db *engine.DB) *mergeWatcher {
 					w.mergingTime += now.Sub(last)
 				}
 				w.elapsed = now.Sub(start)
+				w.seen = max(w.seen, int(db.Stats().Compactions-st0.Compactions))
 				return
 			case <-tick.C:
 			}
@@ -75,7 +85,7 @@ func watchMerges(db *engine.DB) *mergeWatcher {
 				w.mergingTime += now.Sub(last)
 			}
 			if running && !cur {
-				w.starts++
+				w.seen++
 			}
 			last, cur = now, running
 			w.running.Store(running)
@@ -301,7 +311,7 @@ func (r *runner) mergeLatency(dir string) (err error) {
 		"compaction_interval_ms":   ms(o.MergeInterval),
 		"fill_ms":                  ms(fillDur),
 		"merges":                   float64(merges),
-		"merges_seen_starting":     float64(w.starts),
+		"merges_seen":              float64(w.seen),
 		"merging_seconds":          w.mergingTime.Seconds(),
 		"merging_fraction":         mergingFrac,
 		"compaction_reclaimed":     float64(end.CompactionReclaimed - before.CompactionReclaimed),

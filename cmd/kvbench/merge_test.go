@@ -241,7 +241,7 @@ func TestMergeOverwriteSplitsByMergeState(t *testing.T) {
 	require.Zero(t, run.merging.TotalCount())
 	require.Equal(t, run.ops, run.idle.TotalCount())
 	require.Zero(t, run.watch.mergingTime)
-	require.Zero(t, run.watch.starts)
+	require.Zero(t, run.watch.seen)
 
 	// Merges back to back.
 	stop := make(chan struct{})
@@ -268,5 +268,5 @@ func TestMergeOverwriteSplitsByMergeState(t *testing.T) {
 	require.Equal(t, run.opsMerging, run.merging.TotalCount())
 	require.Equal(t, run.ops-run.opsMerging, run.idle.TotalCount())
 	require.Positive(t, run.watch.mergingTime)
-	require.Positive(t, run.watch.starts)
+	require.Positive(t, run.watch.seen)
 }
