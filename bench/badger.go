@@ -86,6 +86,20 @@ func (b badgerDB) Load(keys, values [][]byte) error {
 	return wb.Flush()
 }
 
+// WriteBatch writes the pairs in one read-write transaction (DB.Update):
+// badger's atomic form. (Load's WriteBatch may commit in several
+// transactions.)
+func (b badgerDB) WriteBatch(keys, values [][]byte) error {
+	return b.db.Update(func(txn *badger.Txn) error {
+		for i := range keys {
+			if err := txn.Set(keys[i], values[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // Compact flushes the memtable and merges every LSM level into the last one
 // (DB.Flatten), then collects value-log files until RunValueLogGC finds
 // nothing more to rewrite. (With the default ValueThreshold of 1 MiB the

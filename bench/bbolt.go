@@ -92,6 +92,9 @@ func (b *bboltDB) Load(keys, values [][]byte) error {
 	})
 }
 
+// WriteBatch writes the pairs in one read-write transaction, as Load.
+func (b *bboltDB) WriteBatch(keys, values [][]byte) error { return b.Load(keys, values) }
+
 func (b *bboltDB) Delete(key []byte) error {
 	return b.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bboltBucket).Delete(key)

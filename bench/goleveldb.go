@@ -83,6 +83,9 @@ func (l *goleveldbDB) Load(keys, values [][]byte) error {
 	return l.db.Write(&b, l.wo)
 }
 
+// WriteBatch writes the pairs as one leveldb.Batch, as Load.
+func (l *goleveldbDB) WriteBatch(keys, values [][]byte) error { return l.Load(keys, values) }
+
 // Compact compacts the whole key space (DB.CompactRange over an empty,
 // i.e. unbounded, range).
 func (l *goleveldbDB) Compact() error { return l.db.CompactRange(util.Range{}) }

@@ -13,6 +13,16 @@ type Loader interface {
 	Load(keys, values [][]byte) error
 }
 
+// Batcher is implemented by every adapter: it writes several pairs as one
+// atomic write, in the engine's own form (simplekv's Write, a bbolt or
+// badger transaction, a pebble or goleveldb batch). The batch-* workloads
+// time it.
+type Batcher interface {
+	// WriteBatch sets keys[i] to values[i] for every i, all or nothing.
+	// With Config.Sync the batch is durable when WriteBatch returns.
+	WriteBatch(keys, values [][]byte) error
+}
+
 // Compacter is implemented by engines that can be told to reclaim the space
 // of overwritten and deleted records now, so that disk use after compaction
 // can be compared. bbolt has no such operation: its file never shrinks and

@@ -82,6 +82,9 @@ func (p *pebbleDB) Load(keys, values [][]byte) error {
 	return b.Commit(p.wo)
 }
 
+// WriteBatch writes the pairs as one pebble.Batch, as Load.
+func (p *pebbleDB) WriteBatch(keys, values [][]byte) error { return p.Load(keys, values) }
+
 // Compact flushes the memtable and compacts the whole key space into the
 // bottom level: DB.Compact over [nil, pebbleMaxKey), in parallel where
 // pebble can. Pebble needs an end key; no benchmark key reaches that one.

@@ -442,3 +442,44 @@ func (w *FreshWriter) Step() (time.Duration, error) {
 	w.next += w.stride
 	return d, nil
 }
+
+// BatchWriter is one writer of a batch-<k> workload: each Step writes the
+// writer's next k keys (as FreshWriter numbers them), version 1, as one
+// atomic batch through Batcher.
+type BatchWriter struct {
+	// Timed makes Step measure the WriteBatch.
+	Timed bool
+
+	db     Batcher
+	gen    *Generator
+	next   uint64
+	stride uint64
+	keys   [][]byte
+	values [][]byte
+}
+
+// NewBatchWriter returns writer g of writers writing batches of k keys,
+// starting at index base.
+func NewBatchWriter(db Batcher, gen *Generator, base uint64, g, writers, k int) *BatchWriter {
+	w := &BatchWriter{db: db, gen: gen, next: base + uint64(g), stride: uint64(writers)}
+	for range k {
+		w.keys = append(w.keys, make([]byte, gen.KeySize))
+		w.values = append(w.values, make([]byte, gen.ValueSize))
+	}
+	return w
+}
+
+// Step writes the writer's next batch.
+func (w *BatchWriter) Step() (time.Duration, error) {
+	first := w.next
+	for j := range w.keys {
+		w.keys[j] = w.gen.Key(w.keys[j], w.next)
+		w.values[j] = w.gen.Value(w.values[j], w.next, 1)
+		w.next += w.stride
+	}
+	d, err := timed(w.Timed, func() error { return w.db.WriteBatch(w.keys, w.values) })
+	if err != nil {
+		return d, fmt.Errorf("batch from index %d: %w", first, err)
+	}
+	return d, nil
+}

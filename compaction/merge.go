@@ -265,17 +265,20 @@ func (st *mergeState) record(in Input, s *datafile.Scanner) error {
 	}
 }
 
-// current returns the scanner's record in the current format version: as
-// it is, or re-encoded (same sequence number, expiry, flags, key and stored
-// value) when its file is of an older version, so that a merge converts
-// version-1 files.
+// current returns the scanner's record in the current format version and
+// outside any batch: as it is, or re-encoded (same sequence number, expiry,
+// flags, key and stored value) when its file is of an older version, so
+// that a merge converts version-1 files, or when it is a batch's member:
+// a merged file holds no batch header, so its records lose the batch flag
+// (the batch's all-or-nothing matters only where a crash can cut it short,
+// at the end of the log).
 func (st *mergeState) current(in Input, s *datafile.Scanner) ([]byte, error) {
-	if s.Version() == datafile.Version {
+	h := s.Header()
+	if s.Version() == datafile.Version && h.Flags&datafile.FlagBatch == 0 {
 		return s.Raw(), nil
 	}
-	h := s.Header()
 	var err error
-	st.conv, err = datafile.AppendEncoded(st.conv[:0], h.Seq, h.Expiry, h.Flags, s.Key(), s.Stored())
+	st.conv, err = datafile.AppendEncoded(st.conv[:0], h.Seq, h.Expiry, h.Flags&^datafile.FlagBatch, s.Key(), s.Stored())
 	if err != nil {
 		return nil, fmt.Errorf("compaction: convert a record of %s: %w", in.Path, err)
 	}

@@ -22,8 +22,9 @@
 //	flags:   bit 0 tombstone (a delete; the value is empty)
 //	         bit 1 value is snappy-compressed (val len is the stored length)
 //	         bit 2 an expiry follows seq (set exactly when the expiry is not 0)
+//	         bit 3 part of a batch (a batch header, or one of its members)
 //	         other bits must be zero
-//	key len: 1 .. 16 MiB; val len: < 2 GiB; uvarints are minimal
+//	key len: 1 .. 16 MiB (0: a batch header); val len: < 2 GiB; uvarints are minimal
 //	seq:     the record's sequence number (< 2^63); the highest seq of a key wins
 //	expiry:  unix nanoseconds after which the record is dead
 //
@@ -32,6 +33,12 @@
 // len, u32 val len, u64 seq, i64 expiry (0 = never). The version is in
 // the file header and holds for every record of the file; a merge
 // re-encodes version-1 records as version 2.
+//
+// A batch (batch.go) is a header record (bit 3, key len 0, value: uvarint
+// member count and uvarint members' size) followed by its members (bit 3,
+// consecutive seqs from the header's), all appended at once. A scan yields
+// a batch's members only after reading all of them intact, so a batch a
+// crash cut short is torn at its header and dropped whole.
 //
 // The header sum lets a scan tell a damaged length field (corruption) from a
 // record that a crash cut short (a torn tail): a torn append leaves an intact

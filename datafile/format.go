@@ -41,9 +41,12 @@ const (
 	FlagCompressed = 1 << 1
 	// FlagExpiry (version 2 only) says the header holds an expiry. It
 	// is set exactly when the expiry is not 0; AppendEncoded sets it.
-	FlagExpiry   = 1 << 2
+	FlagExpiry = 1 << 2
+	// FlagBatch (version 2 only) marks a batch's header record (the one
+	// record with an empty key) and each of its members (batch.go).
+	FlagBatch    = 1 << 3
 	knownFlagsV1 = FlagTombstone | FlagCompressed
-	knownFlags   = FlagTombstone | FlagCompressed | FlagExpiry
+	knownFlags   = FlagTombstone | FlagCompressed | FlagExpiry | FlagBatch
 )
 
 // Record is a decoded record. Key and Value may alias the buffer it was

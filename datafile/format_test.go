@@ -145,6 +145,10 @@ func FuzzDecodeRecord(f *testing.F) {
 	}
 	b, _ := AppendRecord(nil, 9, 0, true, []byte("key"), nil, true, nil)
 	f.Add(b)
+	b, _ = AppendEncoded(nil, 9, 0, FlagBatch, []byte("key"), []byte("a batch member"))
+	f.Add(b)
+	b, _ = AppendBatchHeader(nil, 9, 1, 30)
+	f.Add(b)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rec, err := DecodeRecord("f", 0, data)
 		if err != nil {

@@ -136,6 +136,11 @@ func AppendEncoded(dst []byte, seq uint64, expiry int64, flags byte, key, stored
 		(flags&FlagTombstone != 0 && (len(stored) != 0 || flags&FlagCompressed != 0)) || seq >= 1<<63 {
 		return dst, fmt.Errorf("%w: key %d bytes, value %d bytes, flags %#x, seq %d", ErrInvalid, len(key), len(stored), flags, seq)
 	}
+	return appendRecord(dst, seq, expiry, flags, key, stored), nil
+}
+
+// appendRecord appends a version-2 record without checking its fields.
+func appendRecord(dst []byte, seq uint64, expiry int64, flags byte, key, stored []byte) []byte {
 	flags &^= FlagExpiry
 	if expiry != 0 {
 		flags |= FlagExpiry
@@ -157,7 +162,7 @@ func AppendEncoded(dst []byte, seq uint64, expiry int64, flags byte, key, stored
 	copy(rec[p:], key)
 	copy(rec[p+len(key):], stored)
 	binary.LittleEndian.PutUint32(rec[0:], checksum(rec[4:]))
-	return dst, nil
+	return dst
 }
 
 // checkHeader validates the fields of h (of a file in version v) that can
@@ -174,7 +179,9 @@ func checkHeader(v uint16, h Header, avail int64) string {
 		return fmt.Sprintf("unknown flags %#x", h.Flags)
 	case v != VersionV1 && (h.Flags&FlagExpiry != 0) != (h.Expiry != 0):
 		return "expiry flag disagrees with the expiry"
-	case h.KeyLen == 0:
+	case IsBatchHeader(h) && (h.Flags != FlagBatch || h.ValLen < 2 || h.ValLen > maxBatchValueLen):
+		return fmt.Sprintf("malformed batch header (flags %#x, value length %d)", h.Flags, h.ValLen)
+	case h.KeyLen == 0 && !IsBatchHeader(h):
 		return "zero key length"
 	case h.KeyLen > MaxKeyLen:
 		return fmt.Sprintf("key length %d exceeds limit", h.KeyLen)
@@ -210,6 +217,9 @@ func DecodeRecordVersion(v uint16, path string, off int64, b []byte) (Record, er
 	}
 	if reason := checkHeader(v, h, int64(len(b))); reason != "" {
 		return Record{}, corruptf(path, off, "%s", reason)
+	}
+	if IsBatchHeader(h) {
+		return Record{}, corruptf(path, off, "a batch header, not a record of a key")
 	}
 	if h.Size() != int64(len(b)) {
 		return Record{}, corruptf(path, off, "record is %d bytes, header says %d", len(b), h.Size())
@@ -268,6 +278,9 @@ func DecodeStoredVersion(v uint16, path string, off int64, b []byte) (Record, er
 	}
 	if reason := checkHeader(v, h, int64(len(b))); reason != "" {
 		return Record{}, corruptf(path, off, "%s", reason)
+	}
+	if IsBatchHeader(h) {
+		return Record{}, corruptf(path, off, "a batch header, not a record of a key")
 	}
 	return Record{
 		Seq:        h.Seq,

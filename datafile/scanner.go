@@ -35,6 +35,10 @@ type Scanner struct {
 	recOff  int64
 	rec     []byte // the current record's bytes (aliases buf)
 
+	// batchLeft is how many members of the current batch, all read
+	// intact already, are still to be yielded.
+	batchLeft int
+
 	err  error
 	torn bool
 	// padding: the torn tail is all zeros to an aligned end (Padding).
@@ -110,9 +114,41 @@ func (s *Scanner) Next() bool {
 	if got := checksum(rec[4:]); got != h.Checksum {
 		return s.bad(s.off+h.Size(), fmt.Sprintf("checksum %#x, want %#x", got, h.Checksum))
 	}
+	switch {
+	case s.batchLeft > 0:
+		s.batchLeft--
+	case IsBatchHeader(h):
+		return s.startBatch(h, rec[h.Len:])
+	case h.Flags&FlagBatch != 0:
+		s.done = true
+		s.err = corruptf(s.path, s.off, "a batch record without its batch header")
+		return false
+	}
 	s.hdr, s.rec, s.recOff = h, rec, s.off
 	s.off += h.Size()
 	return true
+}
+
+// startBatch reads the members of the batch whose header record h (with
+// value val) is at s.off, all of them, before the scan yields the first:
+// a batch that is not whole ends the scan at its header, torn or corrupt
+// by the same rules as a single record, so that it is dropped whole.
+func (s *Scanner) startBatch(h Header, val []byte) bool {
+	c, err := checkBatch(s.version, h, val, s.off, s.size, s.fill)
+	switch {
+	case err != nil:
+		return s.fail(err)
+	case c.damaged:
+		return s.bad(c.end, c.reason)
+	case c.reason != "":
+		// Every checksum holds, so the batch was written like this.
+		s.done = true
+		s.err = corruptf(s.path, s.off, "%s", c.reason)
+		return false
+	}
+	s.batchLeft = c.count // not from val: reading the members reused its buffer
+	s.off += h.Size()
+	return s.Next()
 }
 
 func (s *Scanner) readFileHeader() bool {

@@ -143,6 +143,9 @@ func FuzzScanner(f *testing.F) {
 	f.Add(b)
 	f.Add(b[:40])
 	f.Add(EncodeFileHeader(2))
+	bb, start, _ := batchFile(&testing.T{}, 10)
+	f.Add(bb)
+	f.Add(bb[:start+30])
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := NewScanner(bytes.NewReader(data), "f", int64(len(data)))
 		n := int64(0)

@@ -129,6 +129,41 @@ func benchPut(b *testing.B, syncWrites bool, writers int) {
 	}
 }
 
+// BenchmarkWriteBatch writes b.N keys in batches of 100 (one Write each)
+// from one goroutine; compare with BenchmarkPut/writers=1, the same keys
+// one Put each. ns/op is per key; fsyncs/batch is reported with SyncWrites.
+func BenchmarkWriteBatch(b *testing.B) {
+	for _, syncWrites := range []bool{false, true} {
+		b.Run(fmt.Sprintf("sync=%v/size=100", syncWrites), func(b *testing.B) {
+			const size = 100
+			db := openBench(b, engine.Options{SyncWrites: syncWrites})
+			pool := benchValuePool()
+			b.SetBytes(benchKeySize + benchValueSize)
+			b.ReportAllocs()
+			batch := db.NewBatch()
+			key := make([]byte, benchKeySize)
+			b.ResetTimer()
+			for i := 0; i < b.N; {
+				batch.Reset()
+				for j := 0; j < size && i < b.N; j, i = j+1, i+1 {
+					batch.Put(benchKey(key, uint64(i)), pool[i%benchValues])
+				}
+				if err := db.Write(batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			st := db.Stats()
+			if int(st.Puts) != b.N {
+				b.Fatalf("Stats.Puts = %d after %d puts", st.Puts, b.N)
+			}
+			if syncWrites && st.Batches > 0 {
+				b.ReportMetric(float64(st.Syncs)/float64(st.Batches), "fsyncs/batch")
+			}
+		})
+	}
+}
+
 // BenchmarkGet measures Get of random existing keys from 1 and 2 readers
 // (b.N gets in all) against a DB prefilled with 100k keys. The fill is
 // done once, outside every timed region, and shared by the sub-benchmarks.

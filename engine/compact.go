@@ -353,6 +353,8 @@ func (db *DB) installMerge(j compaction.Journal, res *compaction.Result, inputs 
 	if err := errors.Join(errs...); err != nil {
 		db.log.Warn("simplekv: closing merged files", "err", err)
 	}
+	db.fileDelMu.Lock() // wait out a checkpoint still copying from the inputs
+	defer db.fileDelMu.Unlock()
 	return db.removeMergeInputs(j)
 }
 

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -217,6 +218,7 @@ func crashChildSync(out *crashAckWriter, dir string, epoch int, seed uint64) {
 			time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
 		}
 	}()
+	go crashChildBatches(out, db, epoch, seed)
 	for g := range crashSyncWriters {
 		go func() {
 			rng := rand.New(rand.NewPCG(seed, uint64(epoch)<<8|uint64(g)))
@@ -240,20 +242,75 @@ func crashChildSync(out *crashAckWriter, dir string, epoch int, seed uint64) {
 	select {}
 }
 
+// crashChildBatches writes batches over the keys of group crashSyncWriters,
+// its own: batch ver puts (or deletes) keys 0..k-1 of the group, for k from
+// 1 to all of them (tens of KiB, sometimes more than a data file). It
+// announces the batch ("W ver k"), then each op ("I key ver P|D"), calls
+// Write, and acknowledges each op ("A key ver").
+func crashChildBatches(out *crashAckWriter, db *engine.DB, epoch int, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, uint64(epoch)<<8|0xfe))
+	b := db.NewBatch()
+	for ver := 1; ; ver++ {
+		k := []int{1, 2, 8, crashSyncKeysPerGroup}[rng.IntN(4)]
+		del := rng.IntN(5) == 0
+		out.line("W %d %d", ver, k)
+		b.Reset()
+		for i := range k {
+			key := crashSyncKey(crashSyncWriters, i)
+			if del {
+				out.line("I %s %d D", key, ver)
+				b.Delete([]byte(key))
+			} else {
+				out.line("I %s %d P", key, ver)
+				b.Put([]byte(key), crashSyncValue(key, epoch, ver))
+			}
+		}
+		if err := db.Write(b); err != nil {
+			out.fail(fmt.Errorf("batch version %d: %w", ver, err))
+		}
+		for i := range k {
+			out.line("A %s %d", crashSyncKey(crashSyncWriters, i), ver)
+		}
+	}
+}
+
 // crashChildAsync writes unique keys 0, 1, 2, ... of epoch from one
-// goroutine and acknowledges each ("A n").
+// goroutine and acknowledges each ("A n"). About one write in four is a
+// batch of the next 2 to 1000 keys (up to about twice the write buffer),
+// announced first ("B n k": keys n..n+k-1) and acknowledged key by key
+// once Write returned.
 func crashChildAsync(out *crashAckWriter, dir string, epoch int) {
 	db, err := engine.Open(dir, crashAsyncOptions())
 	if err != nil {
 		out.fail(err)
 	}
 	out.line("R")
-	for n := 0; ; n++ {
-		key := crashAsyncKey(epoch, n)
-		if err := db.Put([]byte(key), crashAsyncValue(key)); err != nil {
-			out.fail(fmt.Errorf("put %s: %w", key, err))
+	rng := rand.New(rand.NewPCG(uint64(epoch), 0xba))
+	b := db.NewBatch()
+	for n := 0; ; {
+		if rng.IntN(4) != 0 {
+			key := crashAsyncKey(epoch, n)
+			if err := db.Put([]byte(key), crashAsyncValue(key)); err != nil {
+				out.fail(fmt.Errorf("put %s: %w", key, err))
+			}
+			out.line("A %d", n)
+			n++
+			continue
 		}
-		out.line("A %d", n)
+		k := []int{2, 10, 100, 1000}[rng.IntN(4)]
+		out.line("B %d %d", n, k)
+		b.Reset()
+		for i := n; i < n+k; i++ {
+			key := crashAsyncKey(epoch, i)
+			b.Put([]byte(key), crashAsyncValue(key))
+		}
+		if err := db.Write(b); err != nil {
+			out.fail(fmt.Errorf("batch of keys %d..%d: %w", n, n+k-1, err))
+		}
+		for i := n; i < n+k; i++ {
+			out.line("A %d", i)
+		}
+		n += k
 	}
 }
 
@@ -442,12 +499,12 @@ func TestCrashSyncWrites(t *testing.T) {
 		model map[string]crashState // carries over from kill to kill
 	)
 	var keys []string
-	for g := range crashSyncWriters {
+	for g := range crashSyncWriters + 1 { // the last group is the batches'
 		for i := range crashSyncKeysPerGroup {
 			keys = append(keys, crashSyncKey(g, i))
 		}
 	}
-	var totalAcked, totalLanded, totalInFlight, killsInMerge, killsWithLeftovers int
+	var totalAcked, totalLanded, totalInFlight, killsInMerge, killsWithLeftovers, batchesLanded int
 	var totalTorn int64
 	for epoch := range kills {
 		if epoch%crashSyncDirKills == 0 {
@@ -466,12 +523,16 @@ func TestCrashSyncWrites(t *testing.T) {
 		lines := crashRunChild(t, "sync", dir, epoch, seed, delay, killOn)
 		inMerge := false
 		ops := lines[:0:0]
+		lastBatch, lastBatchLen := 0, 0 // the last batch announced ("W ver k")
 		for _, l := range lines {
-			switch l {
-			case "C":
+			switch {
+			case l == "C":
 				inMerge = true
-			case "c":
+			case l == "c":
 				inMerge = false
+			case strings.HasPrefix(l, "W "):
+				_, err := fmt.Sscanf(l, "W %d %d", &lastBatch, &lastBatchLen)
+				require.NoError(t, err, "bad line %q", l)
 			default:
 				ops = append(ops, l)
 			}
@@ -518,6 +579,7 @@ func TestCrashSyncWrites(t *testing.T) {
 				inFlight[key] = crashState{present: !o.del, epoch: epoch, ver: o.ver}
 			}
 		}
+		before := maps.Clone(model) // each key's state before this run
 		for key, s := range acked {
 			model[key] = s
 		}
@@ -559,6 +621,36 @@ func TestCrashSyncWrites(t *testing.T) {
 		}
 		require.Equal(t, present, st.Keys, "kill %d: live keys in Stats", epoch)
 		require.GreaterOrEqual(t, st.TornBytes, int64(0))
+		// The last batch is there whole or not at all. The per-key checks
+		// above allow either state for each key alone; here all of its
+		// keys must hold the batch's op, or (if Write never returned)
+		// all of them the state from before it.
+		if lastBatch > 0 {
+			whole, none, returned := true, true, false
+			for i := range lastBatchLen {
+				key := crashSyncKey(crashSyncWriters, i)
+				o, ok := issued[key]
+				if !ok || o.ver != lastBatch {
+					whole, none = false, false // announced, never issued: Write was not called
+					break
+				}
+				got := crashGet(t, db, key)
+				whole = whole && crashMatches(key, got, crashState{present: !o.del, epoch: epoch, ver: lastBatch})
+				prev, ok := acked[key] // an earlier batch of this run
+				if !ok || prev.ver == lastBatch {
+					prev = before[key]
+				}
+				none = none && crashMatches(key, got, prev)
+				returned = returned || acked[key].ver == lastBatch
+			}
+			if issued[crashSyncKey(crashSyncWriters, lastBatchLen-1)].ver == lastBatch {
+				require.True(t, whole || (none && !returned),
+					"kill %d: batch %d of %d ops is neither whole nor absent (Write returned: %v)", epoch, lastBatch, lastBatchLen, returned)
+				if whole {
+					batchesLanded++
+				}
+			}
+		}
 		require.NoError(t, db.Close())
 
 		totalAcked += nAcked
@@ -573,6 +665,7 @@ func TestCrashSyncWrites(t *testing.T) {
 	t.Logf("%d kills during a Compact call; %d left an unfinished merge on disk (temporary outputs or a journal)",
 		killsInMerge, killsWithLeftovers)
 	require.Positive(t, totalAcked, "the children acknowledged nothing: the test checked nothing")
+	require.Positive(t, batchesLanded, "no batch ever survived a kill: the batch check checked nothing")
 }
 
 // TestCrashAsyncLossBound SIGKILLs a non-synced child writing unique keys.
@@ -609,7 +702,16 @@ func TestCrashAsyncLossBound(t *testing.T) {
 		delay := time.Duration(5+rng.IntN(146)) * time.Millisecond
 		lines := crashRunChild(t, "async", dir, epoch, seed, delay, "")
 		acked := 0
+		var batches [][2]int // keys [start, end) written as one batch
 		for _, l := range lines {
+			if strings.HasPrefix(l, "B ") {
+				var start, k int
+				_, err := fmt.Sscanf(l, "B %d %d", &start, &k)
+				require.NoError(t, err, "bad line %q", l)
+				require.Equal(t, acked, start, "a batch starts at the next key")
+				batches = append(batches, [2]int{start, start + k})
+				continue
+			}
 			require.Equal(t, fmt.Sprintf("A %d", acked), l, "acks must arrive in order")
 			acked++
 		}
@@ -617,9 +719,15 @@ func TestCrashAsyncLossBound(t *testing.T) {
 		db, err := engine.Open(dir, crashAsyncOptions())
 		require.NoError(t, err, "open after kill %d", epoch)
 		st := db.Stats()
+		// Keys up to issued-1 may have been written: the one after the
+		// last acked, or the rest of a batch whose acks were cut short.
+		issued := acked + 1
+		if len(batches) > 0 {
+			issued = max(issued, batches[len(batches)-1][1])
+		}
 		// m is the number of survivors: keys 0..m-1.
 		m := 0
-		for ; m <= acked; m++ { // key acked is the one that may have been in flight
+		for ; m < issued; m++ {
 			key := crashAsyncKey(epoch, m)
 			got := crashGet(t, db, key)
 			if got == nil {
@@ -627,12 +735,16 @@ func TestCrashAsyncLossBound(t *testing.T) {
 			}
 			require.Equal(t, crashAsyncValue(key), got, "kill %d: %s survived with the wrong value", epoch, key)
 		}
-		for n := m + 1; n <= acked+2; n++ {
+		for n := m + 1; n <= issued+1; n++ {
 			require.Nil(t, crashGet(t, db, crashAsyncKey(epoch, n)),
 				"kill %d: key %d survived although key %d (acked) was lost: a hole", epoch, n, m)
 		}
 		for _, key := range earlier {
 			require.Equal(t, crashAsyncValue(key), crashGet(t, db, key), "kill %d: %s from an earlier run changed", epoch, key)
+		}
+		for _, bt := range batches {
+			require.False(t, bt[0] < m && m < bt[1],
+				"kill %d: keys %d..%d were one batch, and only %d..%d survived: part of a batch", epoch, bt[0], bt[1]-1, bt[0], m-1)
 		}
 		require.Equal(t, survived+m, st.Keys, "kill %d: live keys (earlier survivors + this run's prefix)", epoch)
 		require.NoError(t, db.Close())

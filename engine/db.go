@@ -78,10 +78,14 @@ type DB struct {
 	// mergeMu makes merges run one at a time; it is held for a whole merge
 	// (never while holding wmu). compStop is closed by Close to stop the
 	// worker and any merge in progress.
-	mergeMu  sync.Mutex
-	mergeErr error // sticky, under mergeMu: a committed merge could not finish
-	compStop chan struct{}
-	compDone chan struct{}
+	mergeMu sync.Mutex
+	// fileDelMu is held by a checkpoint or backup from its cut until it
+	// has copied its files, and by a merge while it deletes its inputs:
+	// no file of a cut disappears before it is copied.
+	fileDelMu sync.Mutex
+	mergeErr  error // sticky, under mergeMu: a committed merge could not finish
+	compStop  chan struct{}
+	compDone  chan struct{}
 
 	st stats
 }

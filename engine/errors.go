@@ -23,6 +23,15 @@ var (
 	// ErrInvalidTTL is returned by PutWithTTL for a TTL that is not
 	// positive.
 	ErrInvalidTTL = errors.New("simplekv: TTL must be positive")
+	// ErrBatchTooLarge is returned by Write for a batch that would take
+	// more than MaxBatchSize bytes in the log.
+	ErrBatchTooLarge = errors.New("simplekv: batch too large")
+	// ErrTargetExists is returned by Checkpoint and Restore for a target
+	// that exists and is not an empty directory.
+	ErrTargetExists = errors.New("simplekv: target exists and is not empty")
+	// ErrBadBackup is returned by Restore for a stream that is not a whole
+	// backup: truncated, damaged, or not one at all.
+	ErrBadBackup = errors.New("simplekv: not a whole simplekv backup")
 	// ErrLocked is returned by Open when another DB (in this process or
 	// another) has the directory open.
 	ErrLocked = errors.New("simplekv: directory locked by another process or DB")

@@ -101,6 +101,37 @@ func faultRunWith(ops []sweepOp, inj vfs.Injector) (problems []string) {
 			} else {
 				err = db.PutWithTTL([]byte(op.key), op.val, time.Nanosecond)
 			}
+		case "batch":
+			// Every key the batch writes ends in its last op's state, all
+			// of them or (after a failure, maybe) none.
+			err = db.Write(sweepBatch(db, op.batch))
+			final := sweepModel{}
+			for _, sub := range op.batch {
+				final.apply(sub)
+			}
+			for _, sub := range op.batch {
+				if err == nil {
+					vals.acked(sub.key, final[sub.key])
+				} else {
+					vals.maybe(sub.key, final[sub.key])
+				}
+			}
+			if err != nil {
+				writeFailed = true
+			} else if writeFailed {
+				bad("step %d (batch): a write succeeded after a failed write or fsync", i)
+			}
+			for _, sub := range op.batch {
+				if got, gerr := db.Get([]byte(sub.key)); gerr == nil || errors.Is(gerr, ErrNotFound) {
+					if gerr != nil {
+						got = nil
+					}
+					if !vals.check(sub.key, got) {
+						bad("step %d: Get(%q) = %.20q after a batch, not a value written", i, sub.key, got)
+					}
+				}
+			}
+			continue
 		case "compact", "merge":
 			// No content change either way; its own fsyncs (sealing the
 			// active file, syncing the log) fail like a write's.

@@ -351,6 +351,12 @@ func fzWorkload(tb testing.TB, db *engine.DB, round int) {
 			require.NoError(tb, db.Delete(fmt.Appendf(nil, "k%02d", (i*3+round)%20)))
 		}
 	}
+	// A batch, so that the seeds' log files frame one.
+	b := db.NewBatch()
+	b.Put(fmt.Appendf(nil, "k%02d", round%20), fmt.Appendf(nil, "batch %d", round))
+	b.Delete(fmt.Appendf(nil, "k%02d", (round+5)%20))
+	b.Put(fmt.Appendf(nil, "b%d", round), bytes.Repeat([]byte("batch"), 10))
+	require.NoError(tb, db.Write(b))
 	// One TTL key expires at once; the others outlive any run of this test.
 	require.NoError(tb, db.PutWithTTL([]byte("ttl0"), []byte("gone"), time.Nanosecond))
 	for i := 1; i < 3; i++ {

@@ -12,7 +12,7 @@ import (
 	"github.com/simplekv/simplekv/internal/vfs"
 )
 
-// TestModel runs random Put/PutWithTTL/Get/Has/Delete/Sync/Compact/partial
+// TestModel runs random Put/PutWithTTL/Get/Has/Delete/Write(batch)/Checkpoint/Backup+Restore/Sync/Compact/partial
 // merge/Reopen/Crash sequences against a Go map. Crash takes a power-cut clone of the in-memory
 // filesystem; with SyncWrites every acknowledged write must survive it, and
 // without it everything up to the last Sync must.
@@ -40,6 +40,7 @@ func TestModel(t *testing.T) {
 		model := map[string][]byte{}  // what Get must return
 		synced := map[string][]byte{} // what survives a power cut
 		expiredEver := 0              // keys the keydir may hold expired
+		copies := 0                   // checkpoints and restores made
 		keyGen := rapid.SampledFrom([]string{"a", "b", "c", "\x00", "key\nwith\tbytes", "\xff\xfe", "long-key-0123456789"})
 		valGen := rapid.OneOf(
 			rapid.SliceOfN(rapid.Byte(), 0, 64),
@@ -84,6 +85,65 @@ func TestModel(t *testing.T) {
 					model[k] = bytes.Clone(v)
 				}
 				markSynced()
+			},
+			"batch": func(t *rapid.T) {
+				b := db.NewBatch()
+				after := copyModel(model)
+				for i, n := 0, rapid.IntRange(1, 6).Draw(t, "ops"); i < n; i++ {
+					k := keyGen.Draw(t, "k")
+					switch rapid.IntRange(0, 2).Draw(t, "op") {
+					case 0:
+						v := valGen.Draw(t, "v")
+						b.Put([]byte(k), v)
+						after[k] = bytes.Clone(v)
+					case 1:
+						v := valGen.Draw(t, "v")
+						b.PutWithTTL([]byte(k), v, time.Hour)
+						after[k] = bytes.Clone(v)
+					default:
+						b.Delete([]byte(k))
+						delete(after, k)
+					}
+				}
+				if err := db.Write(b); err != nil {
+					t.Fatal(err)
+				}
+				model = after
+				markSynced()
+			},
+			"checkpoint": func(t *rapid.T) {
+				copies++
+				dir := fmt.Sprintf("/copy%d", copies)
+				if rapid.Bool().Draw(t, "backup") {
+					var buf bytes.Buffer
+					if _, err := db.Backup(&buf); err != nil {
+						t.Fatal(err)
+					}
+					if err := restore(mem, &buf, dir); err != nil {
+						t.Fatal(err)
+					}
+				} else if err := db.Checkpoint(dir); err != nil {
+					t.Fatal(err)
+				}
+				o := opts
+				o.FS = mem
+				cp, err := Open(dir, o)
+				if err != nil {
+					t.Fatalf("open the copy: %v", err)
+				}
+				defer cp.Close()
+				got := map[string][]byte{}
+				if err := cp.Scan(nil, func(k, v []byte) bool { got[string(k)] = v; return true }); err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != len(model) {
+					t.Fatalf("the copy has %d keys, the model %d", len(got), len(model))
+				}
+				for k, v := range model {
+					if g, ok := got[k]; !ok || !bytes.Equal(g, v) {
+						t.Fatalf("the copy has %q = %q (present %v), want %q", k, g, ok, v)
+					}
+				}
 			},
 			"compact": func(t *rapid.T) {
 				if err := db.Compact(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/simplekv/simplekv/compaction"
@@ -298,11 +299,13 @@ func (r *recovery) loadLastState() error {
 	}
 	// Pass 1: every delete marker, so pass 2 can check puts against them.
 	r.tombs = map[string]uint64{}
-	for _, lf := range files {
+	covered := make([]atomic.Int64, len(files)) // bytes of the records the hint lists
+	for i, lf := range files {
 		if lf.hint != nil {
 			if err := lf.hint.Guard(func() {
 				lf.hint.EachTombstone(func(e hintfile.Entry) {
 					r.noteTomb(lf.f, e.Key, e.Seq, int64(e.Size))
+					covered[i].Add(int64(e.Size))
 				})
 			}); err != nil {
 				return fmt.Errorf("simplekv: %w", err)
@@ -316,7 +319,24 @@ func (r *recovery) loadLastState() error {
 	}
 	// Pass 2: the puts, in parallel.
 	db.kd.Reserve(reserve)
-	return r.loadPuts(files)
+	if err := r.loadPuts(files, covered); err != nil {
+		return err
+	}
+	for i, lf := range files {
+		if lf.hint != nil {
+			noteUncovered(lf.f, covered[i].Load())
+		}
+	}
+	return nil
+}
+
+// noteUncovered counts the bytes of f that its records (which take covered
+// bytes) leave out as dead: the header records of the batches in a log
+// file, which no entry points at and a merge drops.
+func noteUncovered(f *dataFile, covered int64) {
+	if gap := f.size.Load() - datafile.FileHeaderSize - covered; gap > 0 {
+		f.dead.Add(gap)
+	}
 }
 
 // loadPuts is pass 2: it loads the puts of every last_state/ file. Hint
@@ -327,7 +347,7 @@ func (r *recovery) loadLastState() error {
 // shard's lock or cache lines. That is what makes loading 10M keys take
 // well under the time of random inserts. Files whose hint is unusable are
 // scanned by the workers in turn.
-func (r *recovery) loadPuts(files []lsFile) error {
+func (r *recovery) loadPuts(files []lsFile, covered []atomic.Int64) error {
 	db := r.db
 	workers := runtime.GOMAXPROCS(0)
 	errs := make([]error, workers)
@@ -342,6 +362,7 @@ func (r *recovery) loadPuts(files []lsFile) error {
 		go func() {
 			defer wg.Done()
 			expiresAt := make([]int64, len(files))
+			cov := make([]int64, len(files))
 			var strays []stray
 			for g := w; g < hintfile.Groups && errs[w] == nil; g += workers {
 				// Group g is shard g: one lock hold loads it all.
@@ -362,6 +383,7 @@ func (r *recovery) loadPuts(files []lsFile) error {
 									exp = neverExpires
 								}
 								expiresAt[i] = max(expiresAt[i], exp)
+								cov[i] += int64(e.Size)
 								ke := keydir.Entry{FileID: f.id, Offset: e.Offset, Size: e.Size, Seq: e.Seq, Expiry: e.Expiry}
 								if r.hidden(e.Key, e.Seq) {
 									f.dead.Add(int64(e.Size))
@@ -389,6 +411,7 @@ func (r *recovery) loadPuts(files []lsFile) error {
 				r.put(s.f, s.key, s.e)
 			}
 			for i, lf := range files {
+				covered[i].Add(cov[i])
 				if lf.hint == nil && i%workers == w {
 					errs[w] = errors.Join(errs[w], r.scanLastState(lf.f, false))
 				}
@@ -711,7 +734,7 @@ func (r *recovery) recoverWALFile(id uint32, newest bool) (kept bool, err error)
 	f := &dataFile{id: id, wal: true, path: path}
 	r.byID[id] = f
 	s := datafile.NewScanner(file, path, size)
-	records := 0
+	records, covered := 0, int64(0)
 	apply := newWALApplier(r)
 	defer apply.finish() // before any return: workers read r.byID
 	for s.Next() {
@@ -721,6 +744,7 @@ func (r *recovery) recoverWALFile(id uint32, newest bool) (kept bool, err error)
 		}
 		records++
 		h := s.Header()
+		covered += h.Size()
 		if h.Seq <= r.walSeq {
 			// Sequence numbers are handed out in log order, so they rise
 			// through each file and from file to file. A record that
@@ -795,6 +819,7 @@ func (r *recovery) recoverWALFile(id uint32, newest bool) (kept bool, err error)
 	}
 	f.r = rd
 	f.size.Store(end)
+	noteUncovered(f, covered)
 	db.files.add(f)
 	db.st.diskBytes.Add(end)
 	return true, nil

@@ -135,7 +135,12 @@ func (r *repairer) checkHint(d repairData, sum repairSeqs) string {
 }
 
 // repairSpan is a salvaged record of a damaged file.
-type repairSpan struct{ off, size int64 }
+type repairSpan struct {
+	off, size int64
+	// batchHeader marks the header record of a whole batch, kept with
+	// its members: it has no hint entry and is not a record of a key.
+	batchHeader bool
+}
 
 // salvage rewrites (or removes) damaged data file d.
 func (r *repairer) salvage(d repairData) error {
@@ -144,7 +149,13 @@ func (r *repairer) salvage(d repairData) error {
 		return err
 	}
 	keep, dropped, version := repairSalvage(d.path, d.id, b)
-	fr := FileRepair{Path: d.path, Problem: d.problem, Size: d.size, Records: int64(len(keep)),
+	records := int64(0)
+	for _, k := range keep {
+		if !k.batchHeader {
+			records++
+		}
+	}
+	fr := FileRepair{Path: d.path, Problem: d.problem, Size: d.size, Records: records,
 		Removed: len(keep) == 0, Dropped: dropped}
 	if !fr.Removed {
 		fr.NewSize = datafile.FileHeaderSize
@@ -225,6 +236,9 @@ func (r *repairer) salvage(d repairData) error {
 	}
 	return r.writeHint(hint, d.id, fr.NewSize, func(add func(hintfile.Entry) error) error {
 		for i, k := range keep {
+			if k.batchHeader {
+				continue
+			}
 			if err := add(repairHintEntry(version, b[k.off:k.off+k.size], offs[i])); err != nil {
 				return err
 			}
@@ -349,9 +363,28 @@ func repairSalvage(path string, id uint32, b []byte) (keep []repairSpan, dropped
 	}
 	off := int64(datafile.FileHeaderSize)
 	for off < size {
+		if isBatch, ends, end, reason := datafile.CheckBatchAt(v, b, off); isBatch {
+			if reason == "" {
+				keep = append(keep, repairSpan{off: off, size: ends[0] - off, batchHeader: true})
+				for i := 1; i < len(ends); i++ {
+					keep = append(keep, repairSpan{off: ends[i-1], size: ends[i] - ends[i-1]})
+				}
+				off = end
+				continue
+			}
+			// A batch is kept whole or not at all: drop all of it, and
+			// resynchronize after it (repairFindNext skips its members).
+			next, ok := repairFindNext(v, path, b, max(end, off+1))
+			if !ok {
+				next = size
+			}
+			dropped = append(dropped, DroppedRange{off, next - off, "a batch, dropped whole: " + reason})
+			off = next
+			continue
+		}
 		n, reason := repairRecordAt(v, path, b, off)
 		if reason == "" {
-			keep = append(keep, repairSpan{off, n})
+			keep = append(keep, repairSpan{off: off, size: n})
 			off += n
 			continue
 		}
@@ -389,6 +422,9 @@ func repairRecordAt(v uint16, path string, b []byte, off int64) (int64, string) 
 	if _, err := datafile.DecodeRecordVersion(v, path, off, b[off:off+min(n, avail)]); err != nil {
 		return 0, repairReason(err)
 	}
+	if h.Flags&datafile.FlagBatch != 0 {
+		return 0, "a batch record outside a whole batch (its batch header is missing or damaged)"
+	}
 	return n, ""
 }
 
@@ -398,7 +434,7 @@ func repairRecordAt(v uint16, path string, b []byte, off int64) (int64, string) 
 // 0).
 func repairFindNext(v uint16, path string, b []byte, from int64) (int64, bool) {
 	size := int64(len(b))
-	flagsAt, known := 6, byte(datafile.FlagTombstone|datafile.FlagCompressed|datafile.FlagExpiry)
+	flagsAt, known := 6, byte(datafile.FlagTombstone|datafile.FlagCompressed|datafile.FlagExpiry|datafile.FlagBatch)
 	if v == datafile.VersionV1 {
 		flagsAt, known = 8, datafile.FlagTombstone|datafile.FlagCompressed
 	}
@@ -407,7 +443,14 @@ func repairFindNext(v uint16, path string, b []byte, from int64) (int64, bool) {
 			continue
 		}
 		h, ok := datafile.ParseHeader(v, b[p:min(size, p+datafile.MaxRecordHeaderSize)])
-		if !ok || h.KeyLen == 0 || h.KeyLen > datafile.MaxKeyLen {
+		if ok && datafile.IsBatchHeader(h) {
+			if isBatch, _, _, _ := datafile.CheckBatchAt(v, b, p); isBatch {
+				return p, true // whole or not, the caller decides
+			}
+			continue
+		}
+		// A batch member is kept only with its batch: skip it here.
+		if !ok || h.KeyLen == 0 || h.KeyLen > datafile.MaxKeyLen || h.Flags&datafile.FlagBatch != 0 {
 			continue
 		}
 		n := h.Size()

@@ -19,7 +19,8 @@ type Stats struct {
 	BytesWritten int64 // record bytes appended since Open
 	KeydirBytes  int64 // approximate heap held by the keydir
 
-	Puts, Deletes int64 // successful writes since Open
+	Puts, Deletes int64 // successful writes since Open, batches' operations included
+	Batches       int64 // batches written since Open (Write)
 	Syncs         int64 // fsyncs of the active file since Open (group commits)
 
 	CacheBytes, CacheHits, CacheMisses int64
@@ -67,6 +68,7 @@ type FileStats struct {
 type stats struct {
 	diskBytes, bytesWritten atomic.Int64
 	puts, deletes, syncs    atomic.Int64
+	batches                 atomic.Int64
 
 	compactions, reclaimed, lastCompaction atomic.Int64
 	merging                                atomic.Bool
@@ -118,6 +120,7 @@ func (db *DB) Stats() Stats {
 		KeydirBytes:           db.kd.MemoryBytes(),
 		Puts:                  db.st.puts.Load(),
 		Deletes:               db.st.deletes.Load(),
+		Batches:               db.st.batches.Load(),
 		Syncs:                 db.st.syncs.Load(),
 		CacheBytes:            cb,
 		CacheHits:             ch,

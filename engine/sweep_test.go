@@ -23,9 +23,10 @@ import (
 
 // sweepOp is one step of the workload.
 type sweepOp struct {
-	kind string // put, del, ttl-expired, ttl-long, compact, merge, reopen, sync
-	key  string
-	val  []byte
+	kind  string // put, del, ttl-expired, ttl-long, batch, compact, merge, reopen, sync
+	key   string
+	val   []byte
+	batch []sweepOp // a batch's operations (put, del, ttl-expired, ttl-long)
 }
 
 // sweepWorkload returns a deterministic workload of n steps over a small
@@ -33,7 +34,7 @@ type sweepOp struct {
 func sweepWorkload(seed uint64, n int) []sweepOp {
 	r := rand.New(rand.NewPCG(seed, 99))
 	ops := make([]sweepOp, 0, n)
-	for i := 0; i < n; i++ {
+	keyVal := func(i, sub int) (string, []byte) {
 		key := fmt.Sprintf("k%02d", r.IntN(48))
 		val := make([]byte, 20+r.IntN(180))
 		for j := range val {
@@ -42,17 +43,39 @@ func sweepWorkload(seed uint64, n int) []sweepOp {
 		if r.IntN(4) == 0 { // compressible
 			val = bytes.Repeat([]byte{byte(i)}, len(val))
 		}
-		copy(val, fmt.Sprintf("%s/%d/", key, i))
-		var kind string
-		switch p := r.IntN(100); {
+		copy(val, fmt.Sprintf("%s/%d.%d/", key, i, sub))
+		return key, val
+	}
+	writeKind := func(p int) string {
+		switch {
 		case p < 58:
-			kind = "put"
+			return "put"
 		case p < 72:
-			kind = "del"
+			return "del"
 		case p < 80:
-			kind = "ttl-expired"
+			return "ttl-expired"
+		}
+		return "ttl-long"
+	}
+	for i := 0; i < n; i++ {
+		key, val := keyVal(i, 0)
+		var kind string
+		var batch []sweepOp
+		switch p := r.IntN(100); {
+		case p < 80:
+			kind = writeKind(p * 86 / 80)
 		case p < 86:
-			kind = "ttl-long"
+			// A batch: mostly a few operations, sometimes one that
+			// outgrows the write buffer and a data file (written alone).
+			kind = "batch"
+			size := 1 + r.IntN(6)
+			if r.IntN(4) == 0 {
+				size = 20 + r.IntN(20)
+			}
+			for j := range size {
+				k, v := keyVal(i, j)
+				batch = append(batch, sweepOp{kind: writeKind(r.IntN(86)), key: k, val: v})
+			}
 		case p < 89:
 			kind = "compact"
 		case p < 92:
@@ -62,7 +85,7 @@ func sweepWorkload(seed uint64, n int) []sweepOp {
 		default:
 			kind = "sync"
 		}
-		ops = append(ops, sweepOp{kind: kind, key: key, val: val})
+		ops = append(ops, sweepOp{kind: kind, key: key, val: val, batch: batch})
 	}
 	return ops
 }
@@ -77,6 +100,10 @@ func (m sweepModel) apply(op sweepOp) {
 		m[op.key] = op.val
 	case "del", "ttl-expired":
 		delete(m, op.key)
+	case "batch":
+		for _, sub := range op.batch {
+			m.apply(sub)
+		}
 	}
 }
 
@@ -124,47 +151,60 @@ func sweepCheck(img *vfs.MemFS, st *sweepState, syncWrites bool) string {
 			keys[k] = true
 		}
 	}
+	var after sweepModel // the state once the op in flight is done
 	if st.inflight != nil {
+		after = st.acked.clone()
+		after.apply(*st.inflight)
 		keys[st.inflight.key] = true
+		for _, sub := range st.inflight.batch {
+			keys[sub.key] = true
+		}
 	}
+	got := sweepModel{}
 	for k := range keys {
-		got, err := db.Get([]byte(k))
+		v, err := db.Get([]byte(k))
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return fmt.Sprintf("Get(%q): %v", k, err)
 		}
-		present := err == nil
-		matches := func(m sweepModel) bool {
-			want, ok := m[k]
-			return ok == present && (!ok || bytes.Equal(want, got))
-		}
-		if syncWrites {
-			if matches(st.acked) {
-				continue
-			}
-			if st.inflight != nil && st.inflight.key == k {
-				after := st.acked.clone()
-				after.apply(*st.inflight)
-				if matches(after) {
-					continue
-				}
-			}
-			return fmt.Sprintf("key %q: present %v value %.20q; acknowledged state has it %v", k, present, got, st.acked[k] != nil)
-		}
-		// Without SyncWrites: some state from the last sync point on.
-		ok := matches(st.durable)
-		for _, m := range st.since {
-			ok = ok || matches(m)
-		}
-		if st.inflight != nil && st.inflight.key == k {
-			after := st.acked.clone()
-			after.apply(*st.inflight)
-			ok = ok || matches(after)
-		}
-		if !ok {
-			return fmt.Sprintf("key %q: present %v value %.20q matches no state since the last sync", k, present, got)
+		if err == nil {
+			got[k] = v
 		}
 	}
-	return ""
+	// The whole state must be one the workload went through: with
+	// SyncWrites the acknowledged one, or the one after the op in flight;
+	// without, one from the last sync point on. Matching whole states (not
+	// key by key) is what catches a batch that is only partly there.
+	candidates := []sweepModel{st.acked}
+	if !syncWrites {
+		candidates = append([]sweepModel{st.durable}, st.since...)
+	}
+	if after != nil {
+		candidates = append(candidates, after)
+	}
+	for _, m := range candidates {
+		if sweepSame(m, got, keys) {
+			return ""
+		}
+	}
+	for k := range keys {
+		if want, ok := st.acked[k]; ok != (got[k] != nil) || !bytes.Equal(want, got[k]) {
+			return fmt.Sprintf("state matches no state of the workload since the last sync point (%d candidates); e.g. key %q: present %v value %.20q, acknowledged state has it %v",
+				len(candidates), k, got[k] != nil, got[k], ok)
+		}
+	}
+	return fmt.Sprintf("state matches no state of the workload since the last sync point (%d candidates)", len(candidates))
+}
+
+// sweepSame reports whether want and got agree on every key of keys.
+func sweepSame(want, got sweepModel, keys map[string]bool) bool {
+	for k := range keys {
+		w, ok := want[k]
+		g, present := got[k]
+		if ok != present || !bytes.Equal(w, g) {
+			return false
+		}
+	}
+	return true
 }
 
 // sweepPowerLoss runs the sweep and returns the number of crash points
@@ -199,7 +239,7 @@ func sweepPowerLoss(t *testing.T, syncWrites bool, steps int) int {
 		st.since = nil
 	}
 	for i, op := range sweepWorkload(1, steps) {
-		changes := op.kind == "put" || op.kind == "del" || op.kind == "ttl-expired" || op.kind == "ttl-long"
+		changes := op.kind == "put" || op.kind == "del" || op.kind == "ttl-expired" || op.kind == "ttl-long" || op.kind == "batch"
 		if changes {
 			opc := op
 			st.inflight = &opc
@@ -214,6 +254,8 @@ func sweepPowerLoss(t *testing.T, syncWrites bool, steps int) int {
 			err = db.PutWithTTL([]byte(op.key), op.val, time.Nanosecond)
 		case "ttl-long":
 			err = db.PutWithTTL([]byte(op.key), op.val, time.Hour)
+		case "batch":
+			err = db.Write(sweepBatch(db, op.batch))
 		case "compact":
 			err = db.Compact()
 		case "merge":
@@ -285,4 +327,22 @@ func TestPowerLossSweep(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sweepBatch builds the batch of a workload step.
+func sweepBatch(db *DB, ops []sweepOp) *Batch {
+	b := db.NewBatch()
+	for _, op := range ops {
+		switch op.kind {
+		case "put":
+			b.Put([]byte(op.key), op.val)
+		case "del":
+			b.Delete([]byte(op.key))
+		case "ttl-expired":
+			b.PutWithTTL([]byte(op.key), op.val, time.Nanosecond)
+		case "ttl-long":
+			b.PutWithTTL([]byte(op.key), op.val, time.Hour)
+		}
+	}
+	return b
 }

@@ -54,12 +54,16 @@ func (db *DB) PutWithTTL(key, value []byte, ttl time.Duration) error {
 	if ttl <= 0 {
 		return fmt.Errorf("%w: %v", ErrInvalidTTL, ttl)
 	}
-	now := time.Now().UnixNano()
-	expiry := int64(math.MaxInt64)
-	if int64(ttl) < math.MaxInt64-now {
-		expiry = now + int64(ttl)
+	return db.write(key, value, expiryAfter(time.Now().UnixNano(), ttl), false)
+}
+
+// expiryAfter is the expiry of a value written at now (unix nanoseconds)
+// with a positive ttl: now+ttl, or the far future if that overflows.
+func expiryAfter(now int64, ttl time.Duration) int64 {
+	if int64(ttl) >= math.MaxInt64-now {
+		return math.MaxInt64
 	}
-	return db.write(key, value, expiry, false)
+	return now + int64(ttl)
 }
 
 // Delete removes key. Deleting an absent key is not an error and writes
@@ -191,7 +195,8 @@ type pendingOp struct {
 	key       []byte
 	e         keydir.Entry
 	tombstone bool
-	pos       uint64 // log position just past the record
+	batch     []keydir.Op // a batch instead of one write (key is nil)
+	pos       uint64      // log position just past the record
 }
 
 // applyLocked makes one write visible, and counts the record it replaces
@@ -230,7 +235,11 @@ func (db *DB) markSyncedLocked(pos uint64) {
 	n := 0
 	for n < len(db.pending) && db.pending[n].pos <= db.synced {
 		op := &db.pending[n]
-		db.applyLocked(op.key, op.e, op.tombstone)
+		if op.batch != nil {
+			db.applyBatchLocked(op.batch)
+		} else {
+			db.applyLocked(op.key, op.e, op.tombstone)
+		}
 		n++
 	}
 	clear(db.pending[:n])

@@ -71,6 +71,13 @@
 //	               wait behind the writeback of the workloads before them
 //	sync-<writers> the same with -writers writers (16: sync-16), showing
 //	               group commit
+//	batch-100      a fresh DB, one writer writing new random keys in
+//	               atomic batches of 100 (bench.Batcher: simplekv's Write,
+//	               a bbolt or badger transaction, a pebble or goleveldb
+//	               batch) for -duration; ops are keys, latencies are per
+//	               batch; then deleted
+//	batch-100-sync the same with Config{Sync: true}: one durable batch at a
+//	               time
 //
 // One more runs on every engine but only when -workloads names it (or
 // "all"): its fill of a database of its own per engine adds about a

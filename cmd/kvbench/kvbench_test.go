@@ -71,7 +71,7 @@ func TestWholeRun(t *testing.T) {
 	require.NotEmpty(t, rep.Header.GoVersion)
 	require.Contains(t, rep.Header.Command, "-n 2000")
 	engines := []string{"simplekv", "bbolt", "badger", "pebble", "goleveldb"}
-	wantWorkloads := []string{"fill-rand", "heap", "read-uniform", "read-zipf", "ycsb-a", "ycsb-b", "ycsb-c", "overwrite", "compact", "reopen", "fill-seq", "sync-1", "sync-16"}
+	wantWorkloads := []string{"fill-rand", "heap", "read-uniform", "read-zipf", "ycsb-a", "ycsb-b", "ycsb-c", "overwrite", "compact", "reopen", "fill-seq", "sync-1", "sync-16", "batch-100", "batch-100-sync"}
 	var got []string
 	for _, wr := range rep.Workloads {
 		got = append(got, wr.Name)
@@ -83,7 +83,7 @@ func TestWholeRun(t *testing.T) {
 	require.Equal(t, wantWorkloads, got)
 
 	for _, e := range engines {
-		for _, w := range []string{"fill-rand", "read-uniform", "read-zipf", "ycsb-a", "ycsb-b", "ycsb-c", "overwrite", "fill-seq", "sync-1", "sync-16"} {
+		for _, w := range []string{"fill-rand", "read-uniform", "read-zipf", "ycsb-a", "ycsb-b", "ycsb-c", "overwrite", "fill-seq", "sync-1", "sync-16", "batch-100", "batch-100-sync"} {
 			r := result(t, rep, w, e)
 			require.Positive(t, r.Ops, "%s %s", w, e)
 			require.Positive(t, r.OpsPerSec, "%s %s", w, e)

@@ -32,7 +32,7 @@ func TestDefaultOptionsValid(t *testing.T) {
 	require.Len(t, engines, 5)
 	sel, err := o.workloadList()
 	require.NoError(t, err)
-	require.Equal(t, "fill-rand,heap,read-uniform,read-zipf,ycsb-a,ycsb-b,ycsb-c,overwrite,compact,reopen,fill-seq,sync-1,sync-16", joinNames(sel, o.Writers))
+	require.Equal(t, "fill-rand,heap,read-uniform,read-zipf,ycsb-a,ycsb-b,ycsb-c,overwrite,compact,reopen,fill-seq,sync-1,sync-16,batch-100,batch-100-sync", joinNames(sel, o.Writers))
 }
 
 // parseArgs parses args over the defaults.
@@ -121,9 +121,9 @@ func TestSelection(t *testing.T) {
 		wantEngines        string
 		wantWorkloads      string
 	}{
-		{"", "", 16, "simplekv,bbolt,badger,pebble,goleveldb", "fill-rand,heap,read-uniform,read-zipf,ycsb-a,ycsb-b,ycsb-c,overwrite,compact,reopen,fill-seq,sync-1,sync-16"},
-		{"all", "default", 16, "simplekv,bbolt,badger,pebble,goleveldb", "fill-rand,heap,read-uniform,read-zipf,ycsb-a,ycsb-b,ycsb-c,overwrite,compact,reopen,fill-seq,sync-1,sync-16"},
-		{"", "all", 8, "simplekv,bbolt,badger,pebble,goleveldb", "fill-rand,heap,read-uniform,read-zipf,ycsb-a,ycsb-b,ycsb-c,overwrite,compact,reopen,reopen-clean,fill-seq,sync-1,sync-8,reopen-hints,merge-latency"},
+		{"", "", 16, "simplekv,bbolt,badger,pebble,goleveldb", "fill-rand,heap,read-uniform,read-zipf,ycsb-a,ycsb-b,ycsb-c,overwrite,compact,reopen,fill-seq,sync-1,sync-16,batch-100,batch-100-sync"},
+		{"all", "default", 16, "simplekv,bbolt,badger,pebble,goleveldb", "fill-rand,heap,read-uniform,read-zipf,ycsb-a,ycsb-b,ycsb-c,overwrite,compact,reopen,fill-seq,sync-1,sync-16,batch-100,batch-100-sync"},
+		{"", "all", 8, "simplekv,bbolt,badger,pebble,goleveldb", "fill-rand,heap,read-uniform,read-zipf,ycsb-a,ycsb-b,ycsb-c,overwrite,compact,reopen,reopen-clean,fill-seq,sync-1,sync-8,batch-100,batch-100-sync,reopen-hints,merge-latency"},
 		{"bbolt", "reopen-clean,fill-rand", 16, "bbolt", "fill-rand,reopen-clean"},
 		// Canonical order whatever the order given; case and spaces ignored.
 		{"Pebble, simplekv", "REOPEN, fill-rand", 16, "simplekv,pebble", "fill-rand,reopen"},

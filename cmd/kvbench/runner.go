@@ -143,6 +143,16 @@ func (r *runner) runEngine(e bench.Engine) error {
 			return err
 		}
 	}
+	for _, b := range []struct {
+		name string
+		sync bool
+	}{{wBatch, false}, {wBatchSync, true}} {
+		if selected(r.sel, b.name) {
+			if err := r.batchWrites(e, edir, workloadByName(b.name), b.sync); err != nil {
+				return err
+			}
+		}
+	}
 	if e.Name == simplekvName {
 		if selected(r.sel, wReopenHints) {
 			if err := r.reopenHints(filepath.Join(edir, wReopenHints)); err != nil {
@@ -491,19 +501,11 @@ func (r *runner) fillSeq(e bench.Engine, dir string) (err error) {
 		r.seqKS.Reset()
 	}
 	ks := r.seqKS
-	db, err := e.Open(dir, bench.Config{})
+	db, closeDB, err := openFresh(e, dir, w.name, bench.Config{})
 	if err != nil {
-		return fmt.Errorf("%s: open %s: %w", w.name, dir, err)
+		return err
 	}
-	defer func() {
-		cerr := db.Close()
-		if rerr := os.RemoveAll(dir); cerr == nil {
-			cerr = rerr
-		}
-		if cerr != nil && err == nil {
-			err = fmt.Errorf("%s: close: %w", w.name, cerr)
-		}
-	}()
+	defer closeDB(&err)
 	wr := ks.NewOrderWriter(db, bench.Ascending{})
 	wr.Timed = true
 	h := newHist()
@@ -555,19 +557,11 @@ func (r *runner) syncWrites(e bench.Engine, edir string, w *workload, writers in
 	// Every engine's synced writes start on a quiet disk: the gigabyte or
 	// so the earlier workloads wrote may still be in writeback.
 	settleDisk()
-	db, err := e.Open(dir, bench.Config{Sync: true})
+	db, closeDB, err := openFresh(e, dir, name, bench.Config{Sync: true})
 	if err != nil {
-		return fmt.Errorf("%s: open %s: %w", name, dir, err)
+		return err
 	}
-	defer func() {
-		cerr := db.Close()
-		if rerr := os.RemoveAll(dir); cerr == nil {
-			cerr = rerr
-		}
-		if cerr != nil && err == nil {
-			err = fmt.Errorf("%s: close: %w", name, cerr)
-		}
-	}()
+	defer closeDB(&err)
 	ws := make([]*bench.FreshWriter, writers)
 	for g := range ws {
 		ws[g] = bench.NewFreshWriter(db, r.gen, 0, g, writers)
@@ -583,6 +577,60 @@ func (r *runner) syncWrites(e bench.Engine, edir string, w *workload, writers in
 	res.setMBps(ops * r.recordBytes())
 	res.Extra = map[string]float64{"writers": float64(writers)}
 	res.Notes = fmt.Sprintf("%d writer(s), Config{Sync: true}; fresh DB", writers)
+	r.add(e, w, res)
+	return nil
+}
+
+// openFresh opens a fresh database of e in dir for workload name. closeDB
+// closes it and removes dir, setting *errp to the first error if it is nil.
+func openFresh(e bench.Engine, dir, name string, cfg bench.Config) (db bench.DB, closeDB func(errp *error), err error) {
+	db, err = e.Open(dir, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: open %s: %w", name, dir, err)
+	}
+	return db, func(errp *error) {
+		cerr := db.Close()
+		if rerr := os.RemoveAll(dir); cerr == nil {
+			cerr = rerr
+		}
+		if cerr != nil && *errp == nil {
+			*errp = fmt.Errorf("%s: close: %w", name, cerr)
+		}
+	}, nil
+}
+
+// batchSize is the number of keys per batch of the batch-100 workloads.
+const batchSize = 100
+
+// batchWrites runs one writer writing new keys in batches of batchSize into
+// a fresh DB for -duration, then deletes the DB. Its ops are keys; its
+// latencies are per batch.
+func (r *runner) batchWrites(e bench.Engine, edir string, w *workload, sync bool) (err error) {
+	dir := filepath.Join(edir, w.name)
+	settleDisk()
+	db, closeDB, err := openFresh(e, dir, w.name, bench.Config{Sync: sync})
+	if err != nil {
+		return err
+	}
+	defer closeDB(&err)
+	bdb, ok := db.(bench.Batcher)
+	if !ok {
+		r.add(e, w, &Result{NA: "no batches", Notes: "no atomic batch"})
+		return nil
+	}
+	bw := bench.NewBatchWriter(bdb, r.gen, 0, 0, 1, batchSize)
+	bw.Timed = true
+	tr := newTimeTracker(r.errw, r.progress, e.Name+" "+w.name, r.o.Duration)
+	batches, h, elapsed, err := runFor(1, r.o.Duration, func(int) (time.Duration, error) { return bw.Step() }, tr)
+	tr.finish()
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.name, err)
+	}
+	ops := batches * batchSize
+	res := newResult(e.Name, ops, elapsed, h)
+	res.setMBps(ops * r.recordBytes())
+	res.Extra = map[string]float64{"batches": float64(batches), "batch_size": batchSize}
+	res.Notes = fmt.Sprintf("%d batches of %d keys, Config{Sync: %v}; fresh DB", batches, batchSize, sync)
 	r.add(e, w, res)
 	return nil
 }

@@ -40,6 +40,8 @@ const (
 	wFillSeq      = "fill-seq"
 	wSync1        = "sync-1"
 	wSyncN        = "sync-n" // shown as sync-<writers>
+	wBatch        = "batch-100"
+	wBatchSync    = "batch-100-sync"
 	wReopenHints  = "reopen-hints"
 	wMergeLatency = "merge-latency"
 )
@@ -186,6 +188,10 @@ var workloads = []*workload{
 		about: "a fresh DB with Config{Sync: true}: one writer Putting new random keys for -duration"},
 	{name: wSyncN, ratios: []ratioSpec{{m: metricOps}, {m: metricP99, byHeadline: true}},
 		about: "a fresh DB with Config{Sync: true}: -writers writers Putting new random keys for -duration (group commit)"},
+	{name: wBatch, ratios: []ratioSpec{{m: metricOps}},
+		about: "a fresh DB: one writer writing new random keys in atomic batches of 100 (bench.Batcher: each engine's own batch or transaction) for -duration; ops = keys, latency per batch"},
+	{name: wBatchSync, ratios: []ratioSpec{{m: metricOps}, {m: metricP99, byHeadline: true}},
+		about: "batch-100 with Config{Sync: true}: every batch durable when it returns"},
 	{name: wReopenHints, simplekvOnly: true, table: tableSimplekv,
 		about: "simplekv only: reopen from the log against reopen from hint files after Compact, on a DB of its own"},
 	{name: wMergeLatency, simplekvOnly: true, table: tableSimplekv,

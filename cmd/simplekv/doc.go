@@ -21,6 +21,21 @@
 //	    any Open, this finishes an interrupted merge and truncates a torn
 //	    tail of the newest log file.
 //
+//	simplekv checkpoint <dir> <target>
+//	    Opens the database and writes a consistent copy of it to target,
+//	    which must not exist or be empty (DB.Checkpoint: sealed files are
+//	    hard-linked, the active log file's part copied, the copy renamed
+//	    into place once complete).
+//
+//	simplekv backup <dir> <file|->
+//	    Writes the same as one self-checking stream (DB.Backup) to file
+//	    (through file.tmp, renamed when complete) or to standard output.
+//
+//	simplekv restore <file|-> <target>
+//	    Reads a backup stream from file or standard input into a new
+//	    database directory (engine.Restore); a truncated or damaged stream
+//	    fails and leaves no target.
+//
 // Exit status: 0 on success (check: no damage), 1 when check finds damage,
 // 2 for a usage error or a failure (locked directory, I/O error, a
 // directory Open refuses).

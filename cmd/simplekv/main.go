@@ -11,12 +11,15 @@ import (
 	"github.com/simplekv/simplekv/engine"
 )
 
-const usage = `usage: simplekv <command> [flags] <dir>
+const usage = `usage: simplekv <command> [flags] <dir> [args]
 
 commands:
-  check <dir>           report damage as repair would see it; change nothing (exit 1 if damaged)
-  repair <dir>          salvage damaged files and print what was dropped
-  stats [-files] <dir>  open the database, print its statistics, close it
+  check <dir>                   report damage as repair would see it; change nothing (exit 1 if damaged)
+  repair <dir>                  salvage damaged files and print what was dropped
+  stats [-files] <dir>          open the database, print its statistics, close it
+  checkpoint <dir> <target>     write a consistent copy of the database to a new directory
+  backup <dir> <file|->         write the database as one self-checking stream
+  restore <file|-> <target>     turn a backup stream into a new database directory
 `
 
 // Exit statuses.
@@ -43,6 +46,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runRepair(rest, stdout, stderr)
 	case "stats":
 		return runStats(rest, stdout, stderr)
+	case "checkpoint":
+		return runCheckpoint(rest, stdout, stderr)
+	case "backup":
+		return runBackup(rest, stdout, stderr)
+	case "restore":
+		return runRestore(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -93,3 +93,55 @@ func TestRepairCLILocked(t *testing.T) {
 		require.Contains(t, errOut, "open", cmd)
 	}
 }
+
+// TestCheckpointBackupRestoreCLI: checkpoint, backup (to a file and to
+// standard output) and restore round-trip a database; a damaged stream
+// and a non-empty target fail with exit status 2.
+func TestCheckpointBackupRestoreCLI(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "db")
+	db, err := engine.Open(dir, engine.Options{})
+	require.NoError(t, err)
+	for i := range 100 {
+		require.NoError(t, db.Put(fmt.Appendf(nil, "k%03d", i), fmt.Appendf(nil, "v%d", i)))
+	}
+	require.NoError(t, db.Close())
+	read := func(d string) map[string]string {
+		db, err := engine.Open(d, engine.Options{})
+		require.NoError(t, err)
+		defer db.Close()
+		out := map[string]string{}
+		require.NoError(t, db.Scan(nil, func(k, v []byte) bool { out[string(k)] = string(v); return true }))
+		return out
+	}
+	want := read(dir)
+	require.Len(t, want, 100)
+
+	code, _, errOut := runCmd("checkpoint", dir, filepath.Join(root, "cp"))
+	require.Equal(t, exitOK, code, errOut)
+	require.Equal(t, want, read(filepath.Join(root, "cp")))
+	code, _, errOut = runCmd("checkpoint", dir, filepath.Join(root, "cp"))
+	require.Equal(t, exitError, code)
+	require.Contains(t, errOut, "not empty")
+
+	stream := filepath.Join(root, "db.skvb")
+	code, _, errOut = runCmd("backup", dir, stream)
+	require.Equal(t, exitOK, code, errOut)
+	code, _, errOut = runCmd("restore", stream, filepath.Join(root, "restored"))
+	require.Equal(t, exitOK, code, errOut)
+	require.Equal(t, want, read(filepath.Join(root, "restored")))
+
+	code, out, errOut := runCmd("backup", dir, "-")
+	require.Equal(t, exitOK, code, errOut)
+	b, err := os.ReadFile(stream)
+	require.NoError(t, err)
+	require.Equal(t, len(b), len(out), "the same stream on standard output")
+
+	b[len(b)/2] ^= 1
+	require.NoError(t, os.WriteFile(stream, b, 0o644))
+	code, _, errOut = runCmd("restore", stream, filepath.Join(root, "bad"))
+	require.Equal(t, exitError, code)
+	require.Contains(t, errOut, "not a whole simplekv backup")
+	_, err = os.Stat(filepath.Join(root, "bad"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+}

@@ -20,9 +20,10 @@
 //
 // # Optional extensions
 //
-// A store may also implement [TTLStore], [BucketDeleter] and [Iterator];
-// they are found by type assertion. The package-level [AddValueWithTTL],
-// [DeleteBucket] and [Iterate] return an error satisfying
+// A store may also implement [TTLStore], [BucketDeleter], [Iterator] and
+// [Batcher] (atomic multi-key writes to one bucket); they are found by type
+// assertion. The package-level [AddValueWithTTL], [DeleteBucket], [Iterate]
+// and [WriteBatch] return an error satisfying
 // errors.Is(err, [ErrNotSupported]) when the active store lacks the
 // extension.
 //

@@ -37,6 +37,21 @@ type Iterator interface {
 	Iterate(bucket string, fn func(key, value []byte) bool) error
 }
 
+// BatchOp is one write of a [Batcher]'s WriteBatch: a put of Value under
+// Key (expiring TTL after the write when TTL > 0), or, with Delete, a
+// delete of Key.
+type BatchOp struct {
+	Key, Value []byte
+	TTL        time.Duration
+	Delete     bool
+}
+
+// Batcher is an optional extension of [KVStore]: several writes to one
+// bucket applied as one, all or none and visible at once.
+type Batcher interface {
+	WriteBatch(bucket string, ops []BatchOp) error
+}
+
 // Store is the simple view of a store used in the documentation: string
 // keys in one bucket. Get of a missing key returns (nil, nil).
 type Store interface {
@@ -242,6 +257,20 @@ func Iterate(bucket string, fn func(key, value []byte) bool) error {
 		return notSupported(e.name, "Iterate")
 	}
 	return it.Iterate(bucket, fn)
+}
+
+// WriteBatch calls WriteBatch on the active store if it implements
+// [Batcher], else returns an error wrapping [ErrNotSupported].
+func WriteBatch(bucket string, ops []BatchOp) error {
+	e, ok := active()
+	if !ok {
+		return ErrNoStore
+	}
+	b, ok := e.store.(Batcher)
+	if !ok {
+		return notSupported(e.name, "WriteBatch")
+	}
+	return b.WriteBatch(bucket, ops)
 }
 
 func activeView() (Store, error) {

@@ -22,6 +22,8 @@
 // also carries its bucket's generation (a uvarint after the bucket):
 // DeleteBucket moves the bucket to the next generation in one write, which
 // hides every older key at once, and deletes those keys in the background.
+// WriteBatch (the kv.Batcher extension) writes several keys of one bucket
+// as one engine batch: all or none, visible at once.
 //
 // # Durability
 //

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/simplekv/simplekv/engine"
 	"github.com/simplekv/simplekv/plugin/filter"
 	"github.com/simplekv/simplekv/plugin/kv"
 )
@@ -343,4 +344,42 @@ func TestDeleteBucketIsCheap(t *testing.T) {
 	v, err = s.GetValue("big", []byte("k1"))
 	require.NoError(t, err)
 	require.Equal(t, []byte("new"), v)
+}
+
+// TestWriteBatch: the framework-level kv.WriteBatch reaches the store,
+// applies every op to its bucket only, and a bad op writes nothing.
+func TestWriteBatch(t *testing.T) {
+	m, _ := setup(t, "")
+	s := m.Store()
+	require.NoError(t, s.AddValue("b", []byte("old"), []byte("x")))
+	require.NoError(t, s.AddValue("other", []byte("k1"), []byte("other")))
+	require.NoError(t, kv.WriteBatch("b", []kv.BatchOp{
+		{Key: []byte("k1"), Value: []byte("v1")},
+		{Key: []byte("k2"), Value: []byte("v2"), TTL: time.Hour},
+		{Key: []byte("old"), Delete: true},
+		{Key: []byte("k1"), Value: []byte("v1b")}, // the last op on a key wins
+	}))
+	for _, c := range []struct{ bucket, key, want string }{
+		{"b", "k1", "v1b"}, {"b", "k2", "v2"}, {"b", "old", ""}, {"other", "k1", "other"},
+	} {
+		v, err := s.GetValue(c.bucket, []byte(c.key))
+		require.NoError(t, err)
+		require.Equal(t, c.want, string(v), "bucket %q key %q", c.bucket, c.key)
+	}
+
+	puts := m.Store().db.Stats().Puts
+	for _, bad := range []struct {
+		op  kv.BatchOp
+		err error
+	}{
+		{kv.BatchOp{Key: nil, Value: []byte("v")}, engine.ErrEmptyKey},
+		{kv.BatchOp{Key: []byte("k"), Value: []byte("v"), TTL: -time.Second}, engine.ErrInvalidTTL},
+	} {
+		err := s.WriteBatch("b", []kv.BatchOp{{Key: []byte("fine"), Value: []byte("v")}, bad.op})
+		require.ErrorIs(t, err, bad.err)
+		v, err := s.GetValue("b", []byte("fine"))
+		require.NoError(t, err)
+		require.Nil(t, v, "a rejected batch writes nothing")
+	}
+	require.Equal(t, puts, m.Store().db.Stats().Puts)
 }

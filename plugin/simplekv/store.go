@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/simplekv/simplekv/engine"
+	"github.com/simplekv/simplekv/plugin/kv"
 )
 
 // ErrStopped is returned by every call on a store whose module has
@@ -219,6 +220,43 @@ func (s *Store) DeleteKey(bucket string, key []byte) error {
 		return err
 	}
 	return s.db.Delete(k)
+}
+
+// WriteBatch applies ops to bucket as one engine batch (engine.DB.Write):
+// all or none, visible at once, the last op on a key winning, and
+// durable on return with sync_writes. A bad op (empty or oversize key,
+// oversize value, negative TTL) fails the whole batch with its error and
+// writes nothing. A batch that races DeleteBucket lands, whole, either
+// before it (and is deleted) or after it.
+func (s *Store) WriteBatch(bucket string, ops []kv.BatchOp) error {
+	if err := checkBucket(bucket); err != nil {
+		return err
+	}
+	if s.stopped.Load() {
+		return ErrStopped
+	}
+	g, err := s.gen(bucket)
+	if err != nil {
+		return err
+	}
+	b := s.db.NewBatch()
+	for i, op := range ops {
+		if err := s.check(op.Key); err != nil {
+			return fmt.Errorf("simple_kv: batch operation %d of %d: %w", i, len(ops), err)
+		}
+		k := kvKey(bucket, g, op.Key)
+		switch {
+		case op.Delete:
+			b.Delete(k)
+		case op.TTL < 0:
+			return fmt.Errorf("simple_kv: batch operation %d of %d: %w: %v", i, len(ops), engine.ErrInvalidTTL, op.TTL)
+		case op.TTL > 0:
+			b.PutWithTTL(k, op.Value, op.TTL)
+		default:
+			b.Put(k, op.Value)
+		}
+	}
+	return s.db.Write(b)
 }
 
 // DeleteBucket removes every key of bucket at the cost of one write: it
