@@ -23,7 +23,8 @@
 // DeleteBucket moves the bucket to the next generation in one write, which
 // hides every older key at once, and deletes those keys in the background.
 // WriteBatch (the kv.Batcher extension) writes several keys of one bucket
-// as one engine batch: all or none, visible at once.
+// as one engine batch: all or none, visible at once. Module.Checkpoint and
+// Module.Backup copy the running store (engine.DB.Checkpoint and Backup).
 //
 // # Durability
 //

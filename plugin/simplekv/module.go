@@ -3,6 +3,7 @@ package simplekv
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/simplekv/simplekv/engine"
@@ -102,6 +103,29 @@ func (m *Module) Store() *Store {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.store
+}
+
+// Checkpoint writes a consistent copy of the running store to dir
+// (engine.DB.Checkpoint: a new or empty directory, published atomically)
+// while the application goes on. It returns ErrStopped before Setup and
+// after Stop.
+func (m *Module) Checkpoint(dir string) error {
+	db := m.DB()
+	if db == nil {
+		return ErrStopped
+	}
+	return db.Checkpoint(dir)
+}
+
+// Backup writes the running store to w as one self-checking stream
+// (engine.DB.Backup; engine.Restore reads it back) and returns the bytes
+// written. It returns ErrStopped before Setup and after Stop.
+func (m *Module) Backup(w io.Writer) (int64, error) {
+	db := m.DB()
+	if db == nil {
+		return 0, ErrStopped
+	}
+	return db.Backup(w)
 }
 
 // DB returns the open database (for Stats), or nil.

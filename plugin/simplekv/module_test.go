@@ -383,3 +383,35 @@ func TestWriteBatch(t *testing.T) {
 	}
 	require.Equal(t, puts, m.Store().db.Stats().Puts)
 }
+
+// TestModuleCheckpointAndBackup: the running module's copies hold its
+// data and open as databases; a stopped module refuses.
+func TestModuleCheckpointAndBackup(t *testing.T) {
+	m, _ := setup(t, "")
+	require.NoError(t, kv.AddValue("b", []byte("k"), []byte("v")))
+	read := func(dir string) []byte {
+		db, err := engine.Open(dir, engine.Options{})
+		require.NoError(t, err)
+		defer db.Close()
+		s := newStore(db, 1024)
+		v, err := s.GetValue("b", []byte("k"))
+		require.NoError(t, err)
+		return v
+	}
+	cp := filepath.Join(t.TempDir(), "cp")
+	require.NoError(t, m.Checkpoint(cp))
+	require.Equal(t, []byte("v"), read(cp))
+
+	var buf bytes.Buffer
+	n, err := m.Backup(&buf)
+	require.NoError(t, err)
+	require.Equal(t, int64(buf.Len()), n)
+	rs := filepath.Join(t.TempDir(), "rs")
+	require.NoError(t, engine.Restore(&buf, rs))
+	require.Equal(t, []byte("v"), read(rs))
+
+	require.NoError(t, m.Stop())
+	require.ErrorIs(t, m.Checkpoint(filepath.Join(t.TempDir(), "x")), ErrStopped)
+	_, err = m.Backup(&buf)
+	require.ErrorIs(t, err, ErrStopped)
+}
