@@ -22,6 +22,10 @@ import (
 //     key.
 //   - Keys come in no particular order (not sorted, and not the same order
 //     from one Scan to the next).
+//   - Scan is not a snapshot: the keys of a batch (Write) applied while
+//     it runs follow the rules above one by one, so it may see some of
+//     them before the batch and some after. (Get and Has never see part
+//     of a batch.)
 //
 // key and value are fresh copies that belong to fn: it may keep or modify
 // them. No lock is held while fn runs, so fn may call any method of the DB

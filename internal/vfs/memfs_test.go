@@ -1458,14 +1458,7 @@ func TestMemFSLink(t *testing.T) {
 	require.ErrorIs(t, m.Link("/a/f", "/b/g"), fs.ErrExist)
 	require.ErrorIs(t, m.Link("/a/missing", "/b/h"), fs.ErrNotExist)
 	require.Error(t, m.Link("/a", "/b/dir"))
-	read := func(m *vfs.MemFS, name string) string {
-		f, err := m.Open(name)
-		require.NoError(t, err)
-		defer f.Close()
-		b, err := io.ReadAll(f)
-		require.NoError(t, err)
-		return string(b)
-	}
+	read := func(m *vfs.MemFS, name string) string { return contents(t, m, name) }
 	require.Equal(t, "data", read(m, "/b/g"))
 
 	_, err = m.CrashClone(nil).Stat("/b/g")
