@@ -32,6 +32,9 @@ var (
 	// ErrBadBackup is returned by Restore for a stream that is not a whole
 	// backup: truncated, damaged, or not one at all.
 	ErrBadBackup = errors.New("simplekv: not a whole simplekv backup")
+	// ErrBadDump is returned by Load for a stream that is not a whole dump:
+	// truncated, damaged, or not one at all.
+	ErrBadDump = errors.New("simplekv: not a whole simplekv dump")
 	// ErrLocked is returned by Open when another DB (in this process or
 	// another) has the directory open.
 	ErrLocked = errors.New("simplekv: directory locked by another process or DB")

@@ -21,12 +21,16 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 }
 
 // get is Get without the key check.
-func (db *DB) get(key []byte) ([]byte, error) {
+func (db *DB) get(key []byte) ([]byte, error) { return db.getExpiry(key, nil) }
+
+// getExpiry is get that also stores the value's expiry (0: none) in *exp
+// if exp is not nil.
+func (db *DB) getExpiry(key []byte, exp *int64) ([]byte, error) {
 	for attempt := 0; ; attempt++ {
 		if db.closed.Load() {
 			return nil, ErrClosed
 		}
-		v, err := db.getOnce(key)
+		v, err := db.getOnce(key, exp)
 		// A merge moved the record and removed its file between our
 		// lookup and the read: the keydir already has the new place.
 		if err == nil || !errors.Is(err, errFileGone) {
@@ -44,10 +48,13 @@ func (db *DB) get(key []byte) ([]byte, error) {
 // getOnce looks key up and reads its record. The keydir pin it holds from
 // the lookup until it is done with the record keeps the record's file open
 // (see fileTable); a record still in the write buffer is read without it.
-func (db *DB) getOnce(key []byte) ([]byte, error) {
+func (db *DB) getOnce(key []byte, exp *int64) ([]byte, error) {
 	e, ok, pin := db.kd.GetPinned(key)
 	if !ok {
 		return nil, ErrNotFound
+	}
+	if exp != nil {
+		*exp = e.Expiry
 	}
 	if e.Expiry != 0 && e.Expiry <= time.Now().UnixNano() {
 		pin.Release()

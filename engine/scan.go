@@ -45,6 +45,11 @@ import (
 // cheap. Scan holds in memory the matching keys of one of the index's 256
 // shards at a time (about 1/256 of them), not all of them.
 func (db *DB) Scan(prefix []byte, fn func(key, value []byte) bool) error {
+	return db.scan(prefix, func(key, value []byte, _ int64) bool { return fn(key, value) })
+}
+
+// scan is Scan that also passes each value's expiry (0: none).
+func (db *DB) scan(prefix []byte, fn func(key, value []byte, expiry int64) bool) error {
 	if db.closed.Load() {
 		return ErrClosed
 	}
@@ -61,10 +66,11 @@ func (db *DB) Scan(prefix []byte, fn func(key, value []byte) bool) error {
 			return true
 		}
 		key := bytes.Clone(k) // k is valid only during this call
-		v, gerr := db.scanGet(key)
+		var exp int64
+		v, gerr := db.scanGet(key, &exp)
 		switch {
 		case gerr == nil:
-			stopped = !fn(key, v)
+			stopped = !fn(key, v, exp)
 			return !stopped
 		case errors.Is(gerr, ErrNotFound):
 			return true // deleted or expired since its shard was copied
@@ -87,8 +93,8 @@ func (db *DB) Scan(prefix []byte, fn func(key, value []byte) bool) error {
 // scanGet reads key's live value for Scan: Get, except that a key longer
 // than Options.MaxKeySize, which can only be in the index because it was
 // written under a larger limit before a reopen, is read rather than refused.
-func (db *DB) scanGet(key []byte) ([]byte, error) {
-	return db.get(key)
+func (db *DB) scanGet(key []byte, exp *int64) ([]byte, error) {
+	return db.getExpiry(key, exp)
 }
 
 // Len returns the number of live keys: keys whose newest record is a put

@@ -25,32 +25,34 @@ func parseN(fs *flag.FlagSet, args []string, n int, what string, stderr io.Write
 	return fs.Args(), true
 }
 
-// openExisting opens the database in dir, which must exist (Open would
-// create a mistyped one).
-func openExisting(dir string) (*engine.DB, error) {
-	if fi, err := os.Stat(dir); err != nil {
-		return nil, err
-	} else if !fi.IsDir() {
-		return nil, fmt.Errorf("%s is not a directory", dir)
-	}
-	return engine.Open(dir, engine.Options{DisableAutoCompaction: true})
-}
-
 func runCheckpoint(args []string, stdout, stderr io.Writer) int {
 	a, ok := parseN(flag.NewFlagSet("checkpoint", flag.ContinueOnError), args, 2, "<dir> <target>", stderr)
 	if !ok {
 		return exitError
 	}
-	db, err := openExisting(a[0])
+	// The source is opened read-only (through an overlay), so the copy
+	// is made as a backup stream restored into the target: the same files,
+	// copied rather than linked. (DB.Checkpoint in a running application
+	// links them.)
+	db, err := openFor(a[0], true)
 	if err != nil {
-		return fail(stderr, "checkpoint", err)
+		return failDB(stderr, "checkpoint", err)
 	}
-	err = db.Checkpoint(a[1])
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, err := db.Backup(pw)
+		pw.CloseWithError(err)
+	}()
+	err = engine.Restore(pr, a[1])
+	_ = pr.CloseWithError(err) // stop the backup if the restore failed
+	<-done
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fail(stderr, "checkpoint", err)
+		return failDB(stderr, "checkpoint", err)
 	}
 	fmt.Fprintf(stdout, "checkpoint of %s written to %s\n", a[0], a[1])
 	return exitOK
@@ -61,9 +63,9 @@ func runBackup(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitError
 	}
-	db, err := openExisting(a[0])
+	db, err := openFor(a[0], true)
 	if err != nil {
-		return fail(stderr, "backup", err)
+		return failDB(stderr, "backup", err)
 	}
 	defer db.Close()
 	if a[1] == "-" {
@@ -72,29 +74,9 @@ func runBackup(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	// Into a temporary file renamed into place: a failed backup never
-	// leaves a file that looks like one.
-	tmp := a[1] + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	n, err := writeAtomically(a[1], db.Backup)
 	if err != nil {
-		return fail(stderr, "backup", err)
-	}
-	n, err := db.Backup(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, a[1])
-	}
-	if err == nil {
-		err = vfs.Default.SyncDir(filepath.Dir(a[1]))
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fail(stderr, "backup", err)
+		return failDB(stderr, "backup", err)
 	}
 	fmt.Fprintf(stdout, "backup of %s written to %s (%d bytes)\n", a[0], a[1], n)
 	return exitOK
@@ -119,4 +101,79 @@ func runRestore(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "restored into %s\n", a[1])
 	return exitOK
+}
+
+func runDump(args []string, stdout, stderr io.Writer) int {
+	a, ok := parseN(flag.NewFlagSet("dump", flag.ContinueOnError), args, 2, "<dir> <file|->", stderr)
+	if !ok {
+		return exitError
+	}
+	db, err := openFor(a[0], true)
+	if err != nil {
+		return failDB(stderr, "dump", err)
+	}
+	defer db.Close()
+	if a[1] == "-" {
+		if _, err := db.Dump(stdout); err != nil {
+			return failDB(stderr, "dump", err)
+		}
+		return exitOK
+	}
+	n, err := writeAtomically(a[1], func(w io.Writer) (int64, error) { return db.Dump(w) })
+	if err != nil {
+		return failDB(stderr, "dump", err)
+	}
+	fmt.Fprintf(stdout, "dumped %d keys of %s to %s\n", n, a[0], a[1])
+	return exitOK
+}
+
+func runLoad(args []string, stdout, stderr io.Writer) int {
+	a, ok := parseN(flag.NewFlagSet("load", flag.ContinueOnError), args, 2, "<file|-> <target>", stderr)
+	if !ok {
+		return exitError
+	}
+	var r io.Reader = os.Stdin
+	if a[0] != "-" {
+		f, err := os.Open(a[0])
+		if err != nil {
+			return fail(stderr, "load", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	n, err := engine.Load(r, a[1], engine.Options{})
+	if err != nil {
+		return failDB(stderr, "load", err)
+	}
+	fmt.Fprintf(stdout, "loaded %d keys into %s\n", n, a[1])
+	return exitOK
+}
+
+// writeAtomically writes a file through a temporary one renamed into place
+// once write succeeded and the data is synced: a failure never leaves a
+// file that looks complete.
+func writeAtomically(path string, write func(w io.Writer) (int64, error)) (int64, error) {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	n, err := write(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = vfs.Default.SyncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return 0, err
+	}
+	return n, nil
 }

@@ -14,20 +14,42 @@ import (
 const usage = `usage: simplekv <command> [flags] <dir> [args]
 
 commands:
-  check <dir>                   report damage as repair would see it; change nothing (exit 1 if damaged)
-  repair <dir>                  salvage damaged files and print what was dropped
-  stats [-files] <dir>          open the database, print its statistics, close it
-  checkpoint <dir> <target>     write a consistent copy of the database to a new directory
-  backup <dir> <file|->         write the database as one self-checking stream
-  restore <file|-> <target>     turn a backup stream into a new database directory
+  get [-hex|-base64] [-format json] <dir> <key>          print a key's value (exit 3 if absent)
+  put [-hex|-base64] [-ttl D] <dir> <key> <value|->      store a value (- reads it from standard input)
+  delete [-hex|-base64] <dir> <key>                      remove a key (an absent key is not an error)
+  scan [-prefix P] [-limit N] [-keys-only] [-hex|-base64] [-format json] <dir>
+                                                         list live keys and values
+  compact <dir>                                          merge every sealed data file now
+  checkpoint <dir> <target>                              write a consistent copy to a new directory
+  backup <dir> <file|->                                  write the database as one self-checking stream
+  restore <file|-> <target>                              turn a backup stream into a new database directory
+  dump <dir> <file|->                                    write every live key, value and expiry as a portable stream
+  load <file|-> <target>                                 turn a dump into a new database directory
+  check <dir>                                            report damage; change nothing (exit 1 if damaged)
+  repair <dir>                                           salvage damaged files and print what was dropped
+  stats [-files] <dir>                                   print the database's statistics
+  help <command>                                         the flags of one command
+
+Commands that only read (get, scan, stats, checkpoint, backup, dump, check) never
+change the directory. Exit status: 0 ok, 1 damaged, 2 usage or other
+failure, 3 key not found, 4 directory locked by another process.
 `
 
 // Exit statuses.
 const (
-	exitOK      = 0
-	exitDamaged = 1
-	exitError   = 2
+	exitOK       = 0
+	exitDamaged  = 1
+	exitError    = 2
+	exitNotFound = 3
+	exitLocked   = 4
 )
+
+// commands maps each command to its function.
+var commands = map[string]func(args []string, stdout, stderr io.Writer) int{
+	"get": runGet, "put": runPut, "delete": runDelete, "scan": runScan, "compact": runCompact,
+	"checkpoint": runCheckpoint, "backup": runBackup, "restore": runRestore, "dump": runDump, "load": runLoad,
+	"check": runCheck, "repair": runRepair, "stats": runStats,
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -39,20 +61,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return exitError
 	}
-	switch cmd, rest := args[0], args[1:]; cmd {
-	case "check":
-		return runCheck(rest, stdout, stderr)
-	case "repair":
-		return runRepair(rest, stdout, stderr)
-	case "stats":
-		return runStats(rest, stdout, stderr)
-	case "checkpoint":
-		return runCheckpoint(rest, stdout, stderr)
-	case "backup":
-		return runBackup(rest, stdout, stderr)
-	case "restore":
-		return runRestore(rest, stdout, stderr)
+	cmd, rest := args[0], args[1:]
+	if f, ok := commands[cmd]; ok {
+		return f(rest, stdout, stderr)
+	}
+	switch cmd {
 	case "help", "-h", "-help", "--help":
+		if len(rest) == 1 {
+			if f, ok := commands[rest[0]]; ok {
+				f([]string{"-h"}, stdout, stdout) // prints the command's flags
+				return exitOK
+			}
+			fmt.Fprintf(stderr, "simplekv help: unknown command %q\n\n%s", rest[0], usage)
+			return exitError
+		}
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
@@ -86,7 +108,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	rep, err := engine.Check(dir, engine.Options{})
 	if err != nil {
-		return fail(stderr, "check", err)
+		return failDB(stderr, "check", err)
 	}
 	fmt.Fprint(stdout, rep.String())
 	if rep.Damaged() {
@@ -103,7 +125,7 @@ func runRepair(args []string, stdout, stderr io.Writer) int {
 	rep, err := engine.Repair(dir, engine.Options{})
 	fmt.Fprint(stdout, rep.String()) // what was done before a failure, too
 	if err != nil {
-		return fail(stderr, "repair", err)
+		return failDB(stderr, "repair", err)
 	}
 	return exitOK
 }
@@ -115,18 +137,12 @@ func runStats(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitError
 	}
-	// Open creates a missing directory: refuse a mistyped path instead.
-	if fi, err := os.Stat(dir); err != nil {
-		return fail(stderr, "stats", err)
-	} else if !fi.IsDir() {
-		return fail(stderr, "stats", fmt.Errorf("%s is not a directory", dir))
-	}
-	db, err := engine.Open(dir, engine.Options{DisableAutoCompaction: true})
+	db, err := openFor(dir, true)
 	if err != nil {
 		if errors.Is(err, engine.ErrCorrupt) {
 			err = fmt.Errorf("%w (run simplekv check)", err)
 		}
-		return fail(stderr, "stats", err)
+		return failDB(stderr, "stats", err)
 	}
 	st := db.Stats()
 	if err := db.Close(); err != nil {

@@ -87,10 +87,14 @@ func TestRepairCLILocked(t *testing.T) {
 	db, err := engine.Open(dir, engine.Options{})
 	require.NoError(t, err)
 	defer db.Close()
-	for _, cmd := range []string{"check", "repair", "stats"} {
-		code, _, errOut := runCmd(cmd, dir)
-		require.Equal(t, exitError, code, cmd)
-		require.Contains(t, errOut, "open", cmd)
+	for _, args := range [][]string{
+		{"check", dir}, {"repair", dir}, {"stats", dir}, {"get", dir, "k"}, {"put", dir, "k", "v"},
+		{"delete", dir, "k"}, {"scan", dir}, {"compact", dir}, {"checkpoint", dir, filepath.Join(t.TempDir(), "cp")},
+		{"backup", dir, "-"}, {"dump", dir, "-"},
+	} {
+		code, _, errOut := runCmd(args...)
+		require.Equal(t, exitLocked, code, args[0])
+		require.Contains(t, errOut, "open", args[0])
 	}
 }
 
@@ -142,6 +146,141 @@ func TestCheckpointBackupRestoreCLI(t *testing.T) {
 	code, _, errOut = runCmd("restore", stream, filepath.Join(root, "bad"))
 	require.Equal(t, exitError, code)
 	require.Contains(t, errOut, "not a whole simplekv backup")
+	_, err = os.Stat(filepath.Join(root, "bad"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// dirFiles returns every file under dir with its contents.
+func dirFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	require.NoError(t, filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		require.NoError(t, err)
+		if !fi.IsDir() {
+			b, err := os.ReadFile(p)
+			require.NoError(t, err)
+			out[p] = string(b)
+		}
+		return nil
+	}))
+	return out
+}
+
+// TestDataCommands: put, get, delete and scan with text, hex and base64
+// keys and values (binary ones included), JSON output, exit status 3 for
+// an absent key, and compact.
+func TestDataCommands(t *testing.T) {
+	dir := t.TempDir()
+	ok := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := runCmd(args...)
+		require.Equal(t, exitOK, code, "%v: %s", args, errOut)
+		return out
+	}
+	ok("put", dir, "greeting", "hello")
+	ok("put", "-hex", dir, "00ff0a", "deadbeef")          // binary key and value
+	ok("put", "-base64", dir, "a2V5Mg==", "dmFsdWUy")     // key2 = value2
+	ok("put", "-ttl", "1h", dir, "session", "tok")        // expires later
+	require.Equal(t, "hello", ok("get", dir, "greeting")) // the bytes, as they are
+	require.Equal(t, "deadbeef\n", ok("get", "-hex", dir, "00ff0a"))
+	require.Equal(t, "value2", ok("get", dir, "key2"))
+	require.Equal(t, `{"key":"greeting","value":"hello"}`+"\n", ok("get", "-format", "json", dir, "greeting"))
+
+	code, _, errOut := runCmd("get", dir, "absent")
+	require.Equal(t, exitNotFound, code)
+	require.Contains(t, errOut, "not found")
+
+	out := ok("scan", dir)
+	require.Contains(t, out, `"greeting"`+"\t"+`"hello"`+"\n")
+	require.Contains(t, out, `"\x00\xff\n"`+"\t"+`"\u07ad\xbe\xef"`+"\n", "binary keys are escaped (Go syntax, ASCII)")
+	require.Equal(t, "\"greeting\"\n", ok("scan", "-prefix", "gree", "-keys-only", dir))
+	require.Len(t, bytes.Split(bytes.TrimSpace([]byte(ok("scan", "-limit", "2", dir))), []byte("\n")), 2)
+	require.Contains(t, ok("scan", "-hex", dir), "00ff0a\tdeadbeef\n")
+	require.Contains(t, ok("scan", "-format", "json", "-base64", dir), `{"key":"a2V5Mg==","value":"dmFsdWUy"}`)
+
+	ok("delete", dir, "greeting")
+	ok("delete", dir, "never-there")
+	code, _, _ = runCmd("get", dir, "greeting")
+	require.Equal(t, exitNotFound, code)
+	require.Contains(t, ok("compact", dir), "compacted")
+	require.Equal(t, "value2", ok("get", dir, "key2"))
+
+	for _, bad := range [][]string{
+		{"get", "-hex", dir, "not hex"}, {"get", "-hex", "-base64", dir, "00"}, {"scan", "-format", "xml", dir},
+		{"put", "-ttl", "-1s", dir, "k", "v"}, {"get", dir}, {"nosuch"},
+	} {
+		code, _, _ := runCmd(bad...)
+		require.Equal(t, exitError, code, "%v", bad)
+	}
+	out = ok("help", "scan")
+	require.Contains(t, out, "-keys-only")
+}
+
+// TestReadCommandsChangeNothing: every command that only reads leaves the
+// directory byte for byte as it was, even with a torn tail Open would cut.
+func TestReadCommandsChangeNothing(t *testing.T) {
+	dir := t.TempDir()
+	db, err := engine.Open(dir, engine.Options{MaxFileSize: 4096})
+	require.NoError(t, err)
+	for i := range 200 {
+		require.NoError(t, db.Put(fmt.Appendf(nil, "k%03d", i), bytes.Repeat([]byte("v"), 40)))
+	}
+	require.NoError(t, db.Close())
+	wal, err := filepath.Glob(filepath.Join(dir, "wal", "*.data"))
+	require.NoError(t, err)
+	f, err := os.OpenFile(wal[len(wal)-1], os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.Write([]byte{9, 9, 9}) // a torn tail
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	before := dirFiles(t, dir)
+	out := t.TempDir()
+	for _, args := range [][]string{
+		{"get", dir, "k001"}, {"scan", dir}, {"stats", dir}, {"check", dir},
+		{"checkpoint", dir, filepath.Join(out, "cp")}, {"backup", dir, filepath.Join(out, "b")},
+		{"dump", dir, filepath.Join(out, "d")},
+	} {
+		code, _, errOut := runCmd(args...)
+		require.Contains(t, []int{exitOK, exitDamaged}, code, "%v: %s", args, errOut)
+		require.Equal(t, before, dirFiles(t, dir), "%v changed the directory", args)
+	}
+	// The copies hold every key.
+	cp, err := engine.Open(filepath.Join(out, "cp"), engine.Options{})
+	require.NoError(t, err)
+	require.Equal(t, 200, cp.Len())
+	require.NoError(t, cp.Close())
+}
+
+// TestDumpLoadCLI: dump (to a file and to standard output) and load move
+// every key to a new directory; a damaged dump fails and leaves nothing.
+func TestDumpLoadCLI(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "db")
+	db, err := engine.Open(dir, engine.Options{})
+	require.NoError(t, err)
+	for i := range 50 {
+		require.NoError(t, db.Put(fmt.Appendf(nil, "k\xff%02d", i), fmt.Appendf(nil, "v%d", i)))
+	}
+	require.NoError(t, db.Close())
+	before := dirFiles(t, dir)
+	dump := filepath.Join(root, "d.skvx")
+	code, _, errOut := runCmd("dump", dir, dump)
+	require.Equal(t, exitOK, code, errOut)
+	require.Equal(t, before, dirFiles(t, dir), "dump changed the directory")
+	code, out, errOut := runCmd("load", dump, filepath.Join(root, "loaded"))
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "loaded 50 keys")
+	code, out, _ = runCmd("dump", dir, "-")
+	require.Equal(t, exitOK, code)
+	b, err := os.ReadFile(dump)
+	require.NoError(t, err)
+	require.Equal(t, len(b), len(out), "the same dump on standard output")
+
+	b[len(b)/2] ^= 1
+	require.NoError(t, os.WriteFile(dump, b, 0o644))
+	code, _, errOut = runCmd("load", dump, filepath.Join(root, "bad"))
+	require.Equal(t, exitError, code)
+	require.Contains(t, errOut, "not a whole simplekv dump")
 	_, err = os.Stat(filepath.Join(root, "bad"))
 	require.ErrorIs(t, err, os.ErrNotExist)
 }

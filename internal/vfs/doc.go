@@ -20,6 +20,10 @@
 // tests can check how the engine handles a full or failing disk. Its files
 // are not Mappers, so reads go through ReadAt where faults can hit them.
 //
+// Overlay wraps an FS so that nothing is ever written to it: changes live in
+// an in-memory upper layer (files copied up on first write). The operator CLI
+// opens a database through one for the commands that only read.
+//
 // Errors are *fs.PathError values (or wrap them) so errors.Is(err,
 // fs.ErrNotExist) behaves the same on every implementation.
 package vfs
