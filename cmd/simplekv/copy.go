@@ -59,76 +59,59 @@ func runCheckpoint(args []string, stdout, stderr io.Writer) int {
 }
 
 func runBackup(args []string, stdout, stderr io.Writer) int {
-	a, ok := parseN(flag.NewFlagSet("backup", flag.ContinueOnError), args, 2, "<dir> <file|->", stderr)
+	return writeStream("backup", args, stdout, stderr, "backup of %s written to %s (%d bytes)\n",
+		func(db *engine.DB, w io.Writer) (int64, error) { return db.Backup(w) })
+}
+
+func runDump(args []string, stdout, stderr io.Writer) int {
+	return writeStream("dump", args, stdout, stderr, "dumped %[3]d keys of %[1]s to %[2]s\n",
+		func(db *engine.DB, w io.Writer) (int64, error) { return db.Dump(w) })
+}
+
+// writeStream is backup and dump: open <dir> read-only and write its
+// stream to <file> (through a temporary file) or to standard output ("-"),
+// then report with done (dir, file, n).
+func writeStream(cmd string, args []string, stdout, stderr io.Writer, done string, write func(*engine.DB, io.Writer) (int64, error)) int {
+	a, ok := parseN(flag.NewFlagSet(cmd, flag.ContinueOnError), args, 2, "<dir> <file|->", stderr)
 	if !ok {
 		return exitError
 	}
 	db, err := openFor(a[0], true)
 	if err != nil {
-		return failDB(stderr, "backup", err)
+		return failDB(stderr, cmd, err)
 	}
 	defer db.Close()
 	if a[1] == "-" {
-		if _, err := db.Backup(stdout); err != nil {
-			return fail(stderr, "backup", err)
+		if _, err := write(db, stdout); err != nil {
+			return failDB(stderr, cmd, err)
 		}
 		return exitOK
 	}
-	n, err := writeAtomically(a[1], db.Backup)
+	n, err := writeAtomically(a[1], func(w io.Writer) (int64, error) { return write(db, w) })
 	if err != nil {
-		return failDB(stderr, "backup", err)
+		return failDB(stderr, cmd, err)
 	}
-	fmt.Fprintf(stdout, "backup of %s written to %s (%d bytes)\n", a[0], a[1], n)
+	fmt.Fprintf(stdout, done, a[0], a[1], n)
 	return exitOK
 }
 
 func runRestore(args []string, stdout, stderr io.Writer) int {
-	a, ok := parseN(flag.NewFlagSet("restore", flag.ContinueOnError), args, 2, "<file|-> <target>", stderr)
-	if !ok {
-		return exitError
-	}
-	var r io.Reader = os.Stdin
-	if a[0] != "-" {
-		f, err := os.Open(a[0])
-		if err != nil {
-			return fail(stderr, "restore", err)
-		}
-		defer f.Close()
-		r = f
-	}
-	if err := engine.Restore(r, a[1]); err != nil {
-		return fail(stderr, "restore", err)
-	}
-	fmt.Fprintf(stdout, "restored into %s\n", a[1])
-	return exitOK
-}
-
-func runDump(args []string, stdout, stderr io.Writer) int {
-	a, ok := parseN(flag.NewFlagSet("dump", flag.ContinueOnError), args, 2, "<dir> <file|->", stderr)
-	if !ok {
-		return exitError
-	}
-	db, err := openFor(a[0], true)
-	if err != nil {
-		return failDB(stderr, "dump", err)
-	}
-	defer db.Close()
-	if a[1] == "-" {
-		if _, err := db.Dump(stdout); err != nil {
-			return failDB(stderr, "dump", err)
-		}
-		return exitOK
-	}
-	n, err := writeAtomically(a[1], func(w io.Writer) (int64, error) { return db.Dump(w) })
-	if err != nil {
-		return failDB(stderr, "dump", err)
-	}
-	fmt.Fprintf(stdout, "dumped %d keys of %s to %s\n", n, a[0], a[1])
-	return exitOK
+	return readStream("restore", args, stdout, stderr, func(r io.Reader, target string) (string, error) {
+		return "restored into " + target, engine.Restore(r, target)
+	})
 }
 
 func runLoad(args []string, stdout, stderr io.Writer) int {
-	a, ok := parseN(flag.NewFlagSet("load", flag.ContinueOnError), args, 2, "<file|-> <target>", stderr)
+	return readStream("load", args, stdout, stderr, func(r io.Reader, target string) (string, error) {
+		n, err := engine.Load(r, target, engine.Options{})
+		return fmt.Sprintf("loaded %d keys into %s", n, target), err
+	})
+}
+
+// readStream is restore and load: read <file> (or standard input, "-")
+// into the new directory <target> with build, and print what it says.
+func readStream(cmd string, args []string, stdout, stderr io.Writer, build func(r io.Reader, target string) (string, error)) int {
+	a, ok := parseN(flag.NewFlagSet(cmd, flag.ContinueOnError), args, 2, "<file|-> <target>", stderr)
 	if !ok {
 		return exitError
 	}
@@ -136,16 +119,16 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	if a[0] != "-" {
 		f, err := os.Open(a[0])
 		if err != nil {
-			return fail(stderr, "load", err)
+			return fail(stderr, cmd, err)
 		}
 		defer f.Close()
 		r = f
 	}
-	n, err := engine.Load(r, a[1], engine.Options{})
+	msg, err := build(r, a[1])
 	if err != nil {
-		return failDB(stderr, "load", err)
+		return failDB(stderr, cmd, err)
 	}
-	fmt.Fprintf(stdout, "loaded %d keys into %s\n", n, a[1])
+	fmt.Fprintln(stdout, msg)
 	return exitOK
 }
 
