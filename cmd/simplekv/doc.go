@@ -9,7 +9,8 @@
 // Keys and values are arguments as they are (bytes), or hex with -hex, or
 // standard base64 with -base64; output uses the same encoding, and lists
 // (scan) print raw keys and values as Go-quoted ASCII strings ("\x00\xff").
-// -format json prints JSON (one object per key for scan), with keys and
+// -format json prints JSON (one object per key for scan; engine.Stats for
+// stats, engine.RepairReport for check), with keys and
 // values as strings (exact for UTF-8; use -hex or -base64 for binary).
 //
 //	simplekv get [-hex|-base64] [-format json] <dir> <key>
@@ -34,7 +35,7 @@
 //	simplekv help <command>
 //	    Prints the command's flags.
 //
-//	simplekv check <dir>
+//	simplekv check [-format json] <dir>
 //	    Scans every data file, hint file and the merge journal exactly as
 //	    repair would, changes nothing, and prints what is damaged and what
 //	    repair would do about it. Exit status 1 if damage was found.
@@ -47,9 +48,10 @@
 //	    lost put loses that write, a lost delete marker may bring back an
 //	    older value of its key. See go doc ./engine Repair.
 //
-//	simplekv stats [-files] <dir>
+//	simplekv stats [-files] [-format json] <dir>
 //	    Opens the database read-only, prints its Stats (with -files, one
-//	    line per data file) and closes it. The recovery figures are those
+//	    line per data file; with -format json, the whole engine.Stats) and
+//	    closes it. The recovery figures are those
 //	    of this Open (a torn tail it would cut shows in torn bytes).
 //
 //	simplekv checkpoint <dir> <target>

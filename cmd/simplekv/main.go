@@ -25,9 +25,9 @@ commands:
   restore <file|-> <target>                              turn a backup stream into a new database directory
   dump <dir> <file|->                                    write every live key, value and expiry as a portable stream
   load <file|-> <target>                                 turn a dump into a new database directory
-  check <dir>                                            report damage; change nothing (exit 1 if damaged)
+  check [-format json] <dir>                             report damage; change nothing (exit 1 if damaged)
   repair <dir>                                           salvage damaged files and print what was dropped
-  stats [-files] <dir>                                   print the database's statistics
+  stats [-files] [-format json] <dir>                    print the database's statistics
   help <command>                                         the flags of one command
 
 Commands that only read (get, scan, stats, checkpoint, backup, dump, check) never
@@ -102,15 +102,23 @@ func fail(stderr io.Writer, cmd string, err error) int {
 }
 
 func runCheck(args []string, stdout, stderr io.Writer) int {
-	dir, ok := parse(flag.NewFlagSet("check", flag.ContinueOnError), args, stderr)
-	if !ok {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	format := fs.String("format", "text", "text or json (the engine.RepairReport)")
+	dir, ok := parse(fs, args, stderr)
+	if !ok || !checkFlags(stderr, "check", codec{}, *format) {
 		return exitError
 	}
 	rep, err := engine.Check(dir, engine.Options{})
 	if err != nil {
 		return failDB(stderr, "check", err)
 	}
-	fmt.Fprint(stdout, rep.String())
+	if *format == "json" {
+		if code := writeJSON(stdout, stderr, "check", rep); code != exitOK {
+			return code
+		}
+	} else {
+		fmt.Fprint(stdout, rep.String())
+	}
 	if rep.Damaged() {
 		return exitDamaged
 	}
@@ -133,8 +141,9 @@ func runRepair(args []string, stdout, stderr io.Writer) int {
 func runStats(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
 	files := fs.Bool("files", false, "also print one line per data file")
+	format := fs.String("format", "text", "text or json (engine.Stats, every field, files included)")
 	dir, ok := parse(fs, args, stderr)
-	if !ok {
+	if !ok || !checkFlags(stderr, "stats", codec{}, *format) {
 		return exitError
 	}
 	db, err := openFor(dir, true)
@@ -147,6 +156,9 @@ func runStats(args []string, stdout, stderr io.Writer) int {
 	st := db.Stats()
 	if err := db.Close(); err != nil {
 		return fail(stderr, "stats", err)
+	}
+	if *format == "json" {
+		return writeJSON(stdout, stderr, "stats", st)
 	}
 	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	p := func(name string, v any) { fmt.Fprintf(w, "%s\t%v\n", name, v) }

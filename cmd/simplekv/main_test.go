@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -283,4 +284,24 @@ func TestDumpLoadCLI(t *testing.T) {
 	require.Contains(t, errOut, "not a whole simplekv dump")
 	_, err = os.Stat(filepath.Join(root, "bad"))
 	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// TestJSONReports: stats and check print JSON that decodes to the
+// engine's own structs.
+func TestJSONReports(t *testing.T) {
+	dir := t.TempDir()
+	db, err := engine.Open(dir, engine.Options{})
+	require.NoError(t, err)
+	require.NoError(t, db.Put([]byte("k"), []byte("v")))
+	require.NoError(t, db.Close())
+	code, out, errOut := runCmd("stats", "-format", "json", dir)
+	require.Equal(t, exitOK, code, errOut)
+	var st engine.Stats
+	require.NoError(t, json.Unmarshal([]byte(out), &st))
+	require.Equal(t, 1, st.Keys)
+	code, out, errOut = runCmd("check", "-format", "json", dir)
+	require.Equal(t, exitOK, code, errOut)
+	var rep engine.RepairReport
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.Positive(t, rep.FilesScanned)
 }
