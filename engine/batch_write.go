@@ -209,10 +209,10 @@ func (w *batchWriter) entries(db *DB, off, hdr int64) {
 	}
 }
 
-// applyBatchLocked makes a batch visible, all of it at once, and counts
-// the records it replaces as dead.
+// applyBatchLocked makes a batch visible, all of it at once (to Scans
+// too: see scanUndo), and counts the records it replaces as dead.
 func (db *DB) applyBatchLocked(ops []keydir.Op) {
-	db.kd.Apply(ops)
+	db.kd.Apply(ops, db.saveLocked(ops))
 	for i := range ops {
 		op := &ops[i]
 		if op.Delete {

@@ -164,6 +164,65 @@ func BenchmarkWriteBatch(b *testing.B) {
 	}
 }
 
+// BenchmarkWriteBatchDuringScan is BenchmarkWriteBatch (async) with a
+// Scan parked in its callback throughout (scanning=true), so that every
+// batch saves the previous values of its 100 keys for it, against the
+// same run with no Scan: what a live Scan costs batch writers. Keys are
+// overwrites of 10k prefilled ones.
+func BenchmarkWriteBatchDuringScan(b *testing.B) {
+	const size, keys = 100, 10_000
+	for _, scanning := range []bool{false, true} {
+		b.Run(fmt.Sprintf("scanning=%v", scanning), func(b *testing.B) {
+			db := openBench(b, engine.Options{})
+			pool := benchValuePool()
+			key := make([]byte, benchKeySize)
+			for i := range uint64(keys) {
+				if err := db.Put(benchKey(key, i), pool[i%benchValues]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			release, scanDone := make(chan struct{}), make(chan error, 1)
+			if scanning {
+				parked := make(chan struct{})
+				go func() {
+					first := true
+					scanDone <- db.Scan(nil, func(_, _ []byte) bool {
+						if first {
+							first = false
+							close(parked)
+							<-release
+						}
+						return false
+					})
+				}()
+				<-parked
+			}
+			b.SetBytes(benchKeySize + benchValueSize)
+			batch := db.NewBatch()
+			b.ResetTimer()
+			for i := 0; i < b.N; {
+				batch.Reset()
+				for j := 0; j < size && i < b.N; j, i = j+1, i+1 {
+					batch.Put(benchKey(key, uint64(i%keys)), pool[i%benchValues])
+				}
+				if err := db.Write(batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			if scanning {
+				if db.Stats().ScanSavedBytes == 0 {
+					b.Fatal("a Scan ran but no batch saved a value for it")
+				}
+				close(release)
+				if err := <-scanDone; err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkGet measures Get of random existing keys from 1 and 2 readers
 // (b.N gets in all) against a DB prefilled with 100k keys. The fill is
 // done once, outside every timed region, and shared by the sub-benchmarks.

@@ -87,6 +87,10 @@ type DB struct {
 	compStop  chan struct{}
 	compDone  chan struct{}
 
+	// undo keeps running Scans from seeing batches applied after they
+	// started.
+	undo scanUndo
+
 	st stats
 }
 

@@ -32,10 +32,11 @@ const (
 )
 
 // Dump writes every live key of the DB, with its value and expiry, to w as
-// one portable stream, and returns the number of keys written. Like Scan it
-// is not a snapshot: it sees each key as it is when it reaches it (use a
-// Checkpoint, then Dump the copy, for one point in time). Load reads the
-// stream back into a new directory.
+// one portable stream, and returns the number of keys written. It reads
+// the keys through Scan, with Scan's guarantees: it never holds part of a
+// batch, but a single write made while it runs may or may not be in it
+// (use a Checkpoint, then Dump the copy, for one point in time). Load
+// reads the stream back into a new directory.
 func (db *DB) Dump(w io.Writer) (int64, error) {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	sum := xxhash.New()

@@ -26,11 +26,17 @@ func (db *DB) get(key []byte) ([]byte, error) { return db.getExpiry(key, nil) }
 // getExpiry is get that also stores the value's expiry (0: none) in *exp
 // if exp is not nil.
 func (db *DB) getExpiry(key []byte, exp *int64) ([]byte, error) {
+	return db.read(key, exp, false)
+}
+
+// read is getExpiry; wmuHeld says the caller holds wmu (a value still in
+// the write buffer is then read without taking it).
+func (db *DB) read(key []byte, exp *int64, wmuHeld bool) ([]byte, error) {
 	for attempt := 0; ; attempt++ {
 		if db.closed.Load() {
 			return nil, ErrClosed
 		}
-		v, err := db.getOnce(key, exp)
+		v, err := db.getOnce(key, exp, wmuHeld)
 		// A merge moved the record and removed its file between our
 		// lookup and the read: the keydir already has the new place.
 		if err == nil || !errors.Is(err, errFileGone) {
@@ -48,7 +54,7 @@ func (db *DB) getExpiry(key []byte, exp *int64) ([]byte, error) {
 // getOnce looks key up and reads its record. The keydir pin it holds from
 // the lookup until it is done with the record keeps the record's file open
 // (see fileTable); a record still in the write buffer is read without it.
-func (db *DB) getOnce(key []byte, exp *int64) ([]byte, error) {
+func (db *DB) getOnce(key []byte, exp *int64, wmuHeld bool) ([]byte, error) {
 	e, ok, pin := db.kd.GetPinned(key)
 	if !ok {
 		return nil, ErrNotFound
@@ -64,7 +70,7 @@ func (db *DB) getOnce(key []byte, exp *int64) ([]byte, error) {
 		// readBuffered takes wmu, under which writers wait for keydir
 		// shards: holding the pin there could deadlock.
 		pin.Release()
-		return db.getBuffered(key, e)
+		return db.getBuffered(key, e, wmuHeld)
 	}
 	f, ok := db.files.get(e.FileID)
 	if !ok {
@@ -127,11 +133,11 @@ func (db *DB) readFile(f *dataFile, key []byte, e keydir.Entry) (v []byte, costl
 // getBuffered reads key's record e from the active writer's buffer. If the
 // record has meanwhile been flushed (or the file rotated), it returns
 // errFileGone, so that Get looks the key up again and reads the file.
-func (db *DB) getBuffered(key []byte, e keydir.Entry) ([]byte, error) {
+func (db *DB) getBuffered(key []byte, e keydir.Entry, wmuHeld bool) ([]byte, error) {
 	if v, ok := db.cache.Get(key, e.Seq); ok {
 		return bytes.Clone(v), nil
 	}
-	raw, path, ok := db.readBuffered(e)
+	raw, path, ok := db.readBuffered(e, wmuHeld)
 	if !ok {
 		return nil, fmt.Errorf("%w: the record left the write buffer", errFileGone)
 	}
@@ -205,10 +211,12 @@ const cacheMinDecoded = 1024
 // readBuffered copies a record that is still in the active writer's buffer
 // and returns it with the file's path. It reports false if the record has
 // meanwhile been flushed (or the file rotated), in which case it is in the
-// file.
-func (db *DB) readBuffered(e keydir.Entry) ([]byte, string, bool) {
-	db.wmu.Lock()
-	defer db.wmu.Unlock()
+// file. It takes wmu unless the caller holds it.
+func (db *DB) readBuffered(e keydir.Entry, wmuHeld bool) ([]byte, string, bool) {
+	if !wmuHeld {
+		db.wmu.Lock()
+		defer db.wmu.Unlock()
+	}
 	if db.w == nil || db.w.ID() != e.FileID {
 		return nil, "", false
 	}

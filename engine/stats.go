@@ -18,6 +18,9 @@ type Stats struct {
 	DiskBytes    int64
 	BytesWritten int64 // record bytes appended since Open
 	KeydirBytes  int64 // approximate heap held by the keydir
+	// ScanSavedBytes is the keys and values running Scans keep from
+	// batches applied after they started (see Scan).
+	ScanSavedBytes int64
 
 	Puts, Deletes int64 // successful writes since Open, batches' operations included
 	Batches       int64 // batches written since Open (Write)
@@ -118,6 +121,7 @@ func (db *DB) Stats() Stats {
 		DiskBytes:             db.st.diskBytes.Load(),
 		BytesWritten:          db.st.bytesWritten.Load(),
 		KeydirBytes:           db.kd.MemoryBytes(),
+		ScanSavedBytes:        db.undo.savedBytes(),
 		Puts:                  db.st.puts.Load(),
 		Deletes:               db.st.deletes.Load(),
 		Batches:               db.st.batches.Load(),

@@ -27,10 +27,15 @@ type Op struct {
 // shard) sees either none of the ops or all of them. Each op has the
 // semantics of Put or Delete. It panics if an Entry.Seq is >= 1<<63.
 //
+// A nonzero stamp is recorded in every shard the ops touch, under the same
+// locks, so that a CopyShard can tell whether its copy has this Apply in
+// it (engine.Scan uses it to hide batches applied after it started).
+// Stamps must grow from one Apply to the next.
+//
 // Shards are locked in ascending order, and nothing else holds two shard
 // locks at once, so Applies cannot deadlock with each other or with
 // single writes.
-func (k *Keydir) Apply(ops []Op) {
+func (k *Keydir) Apply(ops []Op, stamp uint64) {
 	var touched [numShards / 64]uint64
 	for i := range ops {
 		checkSeq(ops[i].Entry)
@@ -47,6 +52,9 @@ func (k *Keydir) Apply(ops []Op) {
 			continue
 		}
 		op.Prev, op.HadPrev, op.Done = s.put(h, op.Key, op.Entry)
+	}
+	if stamp != 0 {
+		k.forTouched(&touched, func(s *shard) { s.stamp = stamp })
 	}
 	k.forTouched(&touched, func(s *shard) { s.mu.Unlock() })
 }

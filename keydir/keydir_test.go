@@ -1195,3 +1195,49 @@ func TestPutEqualSeqHigherFileWins(t *testing.T) {
 		require.Equal(t, hi, got)
 	}
 }
+
+// Apply installs its ops, records a nonzero stamp in exactly the shards it
+// touches (CopyShard reports it), and leaves stamps alone with stamp 0.
+func TestApplyStampsTouchedShards(t *testing.T) {
+	k := New()
+	keys := [][]byte{[]byte("a"), []byte("b"), []byte("c")}
+	ops := make([]Op, len(keys))
+	for i, key := range keys {
+		ops[i] = Op{Key: key, Entry: Entry{FileID: 1, Offset: uint32(i), Size: 10, Seq: uint64(i + 1)}}
+	}
+	k.Apply(ops, 7)
+	touched := map[int]bool{}
+	for i, key := range keys {
+		require.True(t, ops[i].Done)
+		require.False(t, ops[i].HadPrev)
+		e, ok := k.Get(key)
+		require.True(t, ok)
+		require.Equal(t, ops[i].Entry, e)
+		touched[k.ShardOf(key)] = true
+	}
+	var c ShardCopy
+	for i := range Shards {
+		k.CopyShard(i, nil, &c)
+		if touched[i] {
+			require.Equal(t, uint64(7), c.Stamp, "shard %d", i)
+		} else {
+			require.Zero(t, c.Stamp, "shard %d", i)
+			require.Zero(t, c.Len(), "shard %d", i)
+		}
+	}
+	// A delete with stamp 0: the key goes, the stamp stays.
+	del := []Op{{Key: keys[0], Entry: Entry{Seq: 10}, Delete: true}}
+	k.Apply(del, 0)
+	require.True(t, del[0].Done)
+	require.Equal(t, ops[0].Entry, del[0].Prev)
+	_, ok := k.Get(keys[0])
+	require.False(t, ok)
+	k.CopyShard(k.ShardOf(keys[0]), nil, &c)
+	require.Equal(t, uint64(7), c.Stamp)
+	// CopyShard with a prefix copies only the matching keys.
+	k.CopyShard(k.ShardOf(keys[1]), []byte("b"), &c)
+	require.Equal(t, 1, c.Len())
+	key, e := c.At(0)
+	require.Equal(t, "b", string(key))
+	require.Equal(t, ops[1].Entry, e)
+}

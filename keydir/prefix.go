@@ -14,20 +14,49 @@ import "bytes"
 // index is a hash table, so the cost is proportional to the number of keys
 // in k, not to the number that match.
 func (k *Keydir) RangePrefix(prefix []byte, fn func(key []byte, e Entry) bool) {
-	var keys []byte
-	var ents []snapEntry
+	var c ShardCopy
 	for i := range k.shards {
-		s := &k.shards[i]
-		s.mu.RLock()
-		keys, ents = s.snapshotPrefix(prefix, keys[:0], ents[:0])
-		s.mu.RUnlock()
-		for _, se := range ents {
-			end := se.off + se.n
-			if !fn(keys[se.off:end:end], se.e) {
+		k.CopyShard(i, prefix, &c)
+		for j := range c.Len() {
+			if !fn(c.At(j)) {
 				return
 			}
 		}
 	}
+}
+
+// ShardCopy is one shard's keys that start with a prefix, with their
+// entries, copied at one instant (CopyShard). Reusing one ShardCopy for
+// several shards reuses its memory.
+type ShardCopy struct {
+	keys []byte
+	ents []snapEntry
+	// Stamp is the stamp of the last Apply that touched the shard before
+	// the copy (0 if none had a stamp).
+	Stamp uint64
+}
+
+// Len is the number of keys copied.
+func (c *ShardCopy) Len() int { return len(c.ents) }
+
+// At returns copied key j and its entry. The key slice is valid until the
+// next CopyShard into c and must not be modified.
+func (c *ShardCopy) At(j int) ([]byte, Entry) {
+	se := c.ents[j]
+	end := se.off + se.n
+	return c.keys[se.off:end:end], se.e
+}
+
+// CopyShard copies into c the keys of shard i (0 <= i < Shards) that start
+// with prefix, with their entries and the shard's stamp, under the shard's
+// read lock: what an Apply did to the shard is in the copy whole or not at
+// all, and its stamp tells which.
+func (k *Keydir) CopyShard(i int, prefix []byte, c *ShardCopy) {
+	s := &k.shards[i]
+	s.mu.RLock()
+	c.keys, c.ents = s.snapshotPrefix(prefix, c.keys[:0], c.ents[:0])
+	c.Stamp = s.stamp
+	s.mu.RUnlock()
 }
 
 // snapshotPrefix is snapshot limited to keys that start with prefix.

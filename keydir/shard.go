@@ -55,6 +55,9 @@ type shard struct {
 	arena
 	files fileDict
 	ext   map[uint32]Entry // ref -> entry, for records with extFlag
+	// stamp is the stamp of the last Apply that touched the shard with
+	// one (see Apply and CopyShard).
+	stamp uint64
 
 	_ [64]byte // keep neighbouring shards' locks off this shard's cache lines
 }

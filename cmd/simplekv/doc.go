@@ -73,7 +73,7 @@
 //	simplekv dump <dir> <file|->
 //	    Writes every live key with its value and expiry as a portable,
 //	    checksummed stream (DB.Dump; FORMAT.md, "Dump stream"), to file
-//	    (through file.tmp) or standard output. Like scan, not a snapshot.
+//	    (through file.tmp) or standard output.
 //
 //	simplekv load <file|-> <target>
 //	    Reads a dump into a new database directory (engine.Load), skipping
