@@ -1,0 +1,121 @@
+package replica
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// OpKind is what one operation of a command does.
+type OpKind byte
+
+// The operation kinds. Their byte values are in the raft log (FORMAT.md,
+// "Replicated commands"): never renumber them.
+const (
+	OpPut         OpKind = 1 // store Value under Key
+	OpPutExpiring OpKind = 2 // store Value under Key until Expires
+	OpDelete      OpKind = 3 // remove Key
+	OpAddIfAbsent OpKind = 4 // store Value under Key unless Key is present
+	opMember      OpKind = 5 // record node Key's API address Value (Node.SetMember)
+)
+
+// Op is one operation of a command.
+type Op struct {
+	Kind  OpKind
+	Key   []byte
+	Value []byte
+	// Expires is OpPutExpiring's deadline. It is fixed when the command
+	// is made, not when it is applied, so every replica (and every replay
+	// of the entry) expires the key at the same instant.
+	Expires time.Time
+}
+
+// cmdVersion is a command's first byte.
+const cmdVersion = 1
+
+// ErrBadCommand is returned for a raft entry that does not decode.
+var ErrBadCommand = errors.New("replica: malformed command")
+
+// encodeCommand encodes ops as one raft entry's Data: the version, the
+// number of ops, then each op as kind, key and (for the put kinds) value,
+// each length-prefixed, and OpPutExpiring's deadline as 8 bytes of Unix
+// nanoseconds, big-endian.
+func encodeCommand(ops []Op) []byte {
+	n := 1 + binary.MaxVarintLen64
+	for _, op := range ops {
+		n += 1 + 2*binary.MaxVarintLen64 + len(op.Key) + len(op.Value) + 8
+	}
+	b := make([]byte, 0, n)
+	b = append(b, cmdVersion)
+	b = binary.AppendUvarint(b, uint64(len(ops)))
+	for _, op := range ops {
+		b = append(b, byte(op.Kind))
+		b = binary.AppendUvarint(b, uint64(len(op.Key)))
+		b = append(b, op.Key...)
+		if op.Kind == OpDelete {
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(len(op.Value)))
+		b = append(b, op.Value...)
+		if op.Kind == OpPutExpiring {
+			b = binary.BigEndian.AppendUint64(b, uint64(op.Expires.UnixNano()))
+		}
+	}
+	return b
+}
+
+// decodeCommand decodes an entry's Data. The ops' slices point into b.
+func decodeCommand(b []byte) ([]Op, error) {
+	bad := func(what string) ([]Op, error) { return nil, fmt.Errorf("%w: %s", ErrBadCommand, what) }
+	if len(b) == 0 || b[0] != cmdVersion {
+		return bad("unknown version")
+	}
+	b = b[1:]
+	count, n := binary.Uvarint(b)
+	if n <= 0 || count > uint64(len(b)) {
+		return bad("op count")
+	}
+	b = b[n:]
+	bytesOf := func() ([]byte, bool) {
+		size, n := binary.Uvarint(b)
+		if n <= 0 || size > uint64(len(b)-n) {
+			return nil, false
+		}
+		v := b[n : n+int(size)]
+		b = b[n+int(size):]
+		return v, true
+	}
+	ops := make([]Op, 0, count)
+	for range count {
+		if len(b) == 0 {
+			return bad("truncated")
+		}
+		op := Op{Kind: OpKind(b[0])}
+		b = b[1:]
+		if op.Kind < OpPut || op.Kind > opMember {
+			return bad(fmt.Sprintf("op kind %d", op.Kind))
+		}
+		var ok bool
+		if op.Key, ok = bytesOf(); !ok || len(op.Key) == 0 {
+			return bad("key")
+		}
+		if op.Kind != OpDelete {
+			if op.Value, ok = bytesOf(); !ok {
+				return bad("value")
+			}
+		}
+		if op.Kind == OpPutExpiring {
+			if len(b) < 8 {
+				return bad("expiry")
+			}
+			op.Expires = time.Unix(0, int64(binary.BigEndian.Uint64(b)))
+			b = b[8:]
+		}
+		ops = append(ops, op)
+	}
+	if len(b) != 0 {
+		return bad("trailing bytes")
+	}
+	return ops, nil
+}

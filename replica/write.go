@@ -1,0 +1,88 @@
+package replica
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/simplekv/simplekv/engine"
+)
+
+// ErrUnknownOutcome is matched by the error of a write whose leader lost
+// its leadership (or was shut down) after taking it: the write may or may
+// not have been committed. Read the key to find out.
+var ErrUnknownOutcome = errors.New("replica: write outcome unknown")
+
+// Put stores value under key in the cluster. It returns once a majority
+// has the write in its log and the leader has applied it.
+func (n *Node) Put(key, value []byte) error {
+	_, err := n.apply([]Op{{Kind: OpPut, Key: key, Value: value}})
+	return err
+}
+
+// PutWithTTL stores value under key for ttl. The deadline is fixed now,
+// on this node's clock, so every replica expires the key at the same
+// instant (as far as the nodes' clocks agree).
+func (n *Node) PutWithTTL(key, value []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("replica: %w", engine.ErrInvalidTTL)
+	}
+	_, err := n.apply([]Op{{Kind: OpPutExpiring, Key: key, Value: value, Expires: time.Now().Add(ttl)}})
+	return err
+}
+
+// Delete removes key from the cluster (no error if it is absent).
+func (n *Node) Delete(key []byte) error {
+	_, err := n.apply([]Op{{Kind: OpDelete, Key: key}})
+	return err
+}
+
+// AddIfAbsent stores value under key unless key is present, atomically
+// in the cluster's order of writes, and reports whether it was present.
+func (n *Node) AddIfAbsent(key, value []byte) (existed bool, err error) {
+	res, err := n.apply([]Op{{Kind: OpAddIfAbsent, Key: key, Value: value}})
+	if err != nil {
+		return false, err
+	}
+	return res.Existed[0], nil
+}
+
+// Write applies ops as one: every replica applies all of them or none,
+// and no reader sees part of them. It returns each op's Result.
+func (n *Node) Write(ops []Op) (*Result, error) {
+	for _, op := range ops {
+		if op.Kind == OpPutExpiring && op.Expires.IsZero() {
+			return nil, fmt.Errorf("replica: %w: OpPutExpiring without a deadline", engine.ErrInvalidTTL)
+		}
+	}
+	return n.apply(ops)
+}
+
+// apply checks ops, proposes them and waits for the result.
+func (n *Node) apply(ops []Op) (*Result, error) {
+	if len(ops) == 0 {
+		return &Result{}, nil
+	}
+	if err := n.fsm.checkOps(ops); err != nil {
+		return nil, fmt.Errorf("replica: %w", err)
+	}
+	f := n.raft.Apply(encodeCommand(ops), n.cfg.ApplyTimeout)
+	if err := f.Error(); err != nil {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader):
+			return nil, n.notLeader()
+		case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrRaftShutdown):
+			return nil, fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
+		}
+		return nil, fmt.Errorf("replica: %w", err)
+	}
+	switch r := f.Response().(type) {
+	case *Result:
+		return r, nil
+	case error:
+		return nil, r
+	}
+	return nil, fmt.Errorf("replica: unexpected apply response %T", f.Response())
+}
