@@ -422,3 +422,9 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+func (f *FSM) stats() engine.Stats {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.db.Stats()
+}

@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/simplekv/simplekv/engine"
 )
 
 // Consistency chooses what a read may return.
@@ -139,3 +141,6 @@ func (n *Node) barrier() error {
 	}
 	return fmt.Errorf("replica: read barrier: %w", err)
 }
+
+// EngineStats are the statistics of this node's store.
+func (n *Node) EngineStats() engine.Stats { return n.fsm.stats() }
