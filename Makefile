@@ -42,6 +42,12 @@ bench:
 bench-large:
 	$(GO) run ./cmd/kvbench -n 10000000
 
+## bench-raft: kvbench's raft workloads: raftlog against raft-wal and
+## raft-boltdb, fresh and after a 300k-entry burst and head delete, and a
+## 3-node loopback cluster with 16 clients (about a minute).
+bench-raft:
+	$(GO) run ./cmd/kvbench -workloads raft-append,raft-append-truncated,raft-cluster -duration 5s
+
 ## bench-readme: kvbench on its default, writing docs/bench/ (results.json,
 ## results.md, chart.svg, chart.png) and the README's results section (between
 ## the <!-- kvbench:begin --> and <!-- kvbench:end --> lines).
@@ -55,7 +61,7 @@ bench-readme:
 ## (or narrow it: go test -run '^$$' -bench '/simplekv$$' -count 5 ./bench/).
 BENCH_COUNT ?= 1
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./engine/ ./keydir/ ./datafile/ ./hintfile/
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./engine/ ./keydir/ ./datafile/ ./hintfile/ ./raftlog/
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -timeout 60m ./bench/
 
 ## fuzz: each fuzz target for FUZZTIME. (A bare "context deadline exceeded"

@@ -2,35 +2,13 @@ package raftlog_test
 
 import (
 	"fmt"
-	"io"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	wal "github.com/hashicorp/raft-wal"
 
-	"github.com/simplekv/simplekv/raftlog"
+	"github.com/simplekv/simplekv/bench"
 )
-
-// logStore is what the benchmark needs of each store.
-type logStore interface {
-	raft.LogStore
-	io.Closer
-}
-
-// peers opens each store compared, in a fresh directory.
-var peers = []struct {
-	name string
-	open func(dir string) (logStore, error)
-}{
-	{"raftlog", func(dir string) (logStore, error) { return raftlog.Open(dir, raftlog.Options{}) }},
-	{"raft-wal", func(dir string) (logStore, error) { return wal.Open(dir) }},
-	{"raft-boltdb", func(dir string) (logStore, error) {
-		return raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
-	}},
-}
 
 // BenchmarkStoreLogs appends b.N entries of 128 bytes, batch at a time,
 // each call durable when it returns, to simplekv's raftlog and its two
@@ -38,9 +16,9 @@ var peers = []struct {
 func BenchmarkStoreLogs(b *testing.B) {
 	data := make([]byte, 128)
 	for _, batch := range []int{1, 64} {
-		for _, p := range peers {
-			b.Run(fmt.Sprintf("batch=%d/store=%s", batch, p.name), func(b *testing.B) {
-				s, err := p.open(b.TempDir())
+		for _, p := range bench.RaftStores() {
+			b.Run(fmt.Sprintf("batch=%d/store=%s", batch, p.Name), func(b *testing.B) {
+				s, err := p.Open(b.TempDir())
 				if err != nil {
 					b.Fatal(err)
 				}

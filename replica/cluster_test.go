@@ -28,14 +28,18 @@ func fastRaft(c *raft.Config) {
 
 // testCluster is up to three nodes in this process on 127.0.0.1.
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
+	tune  func(*raft.Config)
 	dirs  []string
 	addrs []string // raft addresses, fixed at first start
 	nodes []*Node  // nil: stopped
 }
 
-func newCluster(t *testing.T, size int) *testCluster {
-	c := &testCluster{t: t, dirs: make([]string, size), addrs: make([]string, size), nodes: make([]*Node, size)}
+func newCluster(t *testing.T, size int) *testCluster { return newClusterWith(t, size, fastRaft) }
+
+// newClusterWith is newCluster with raft tuned by tune (nil: defaults).
+func newClusterWith(t testing.TB, size int, tune func(*raft.Config)) *testCluster {
+	c := &testCluster{t: t, tune: tune, dirs: make([]string, size), addrs: make([]string, size), nodes: make([]*Node, size)}
 	for i := range size {
 		c.dirs[i] = filepath.Join(t.TempDir(), fmt.Sprint("n", i))
 		c.addrs[i] = "127.0.0.1:0"
@@ -58,7 +62,7 @@ func (c *testCluster) id(i int) string { return fmt.Sprint("n", i) }
 
 func (c *testCluster) start(i int, bootstrap bool) {
 	n, err := Open(Config{ID: c.id(i), Dir: c.dirs[i], RaftAddr: c.addrs[i], Bootstrap: bootstrap,
-		LogOutput: io.Discard, Raft: fastRaft, ApplyTimeout: 2 * time.Second})
+		LogOutput: io.Discard, Raft: c.tune, ApplyTimeout: 2 * time.Second})
 	require.NoError(c.t, err)
 	c.addrs[i] = n.RaftAddr()
 	c.nodes[i] = n

@@ -72,6 +72,9 @@ func (e *NotLeaderError) Is(target error) bool {
 	return target == ErrNotLeader || target == raft.ErrNotLeader
 }
 
+// logCacheSize is how many of the newest entries a node keeps in memory.
+const logCacheSize = 1024
+
 // Node is one member of a replicated simplekv cluster.
 type Node struct {
 	cfg   Config
@@ -149,7 +152,13 @@ func Open(cfg Config) (*Node, error) {
 			}
 		}
 	}
-	if n.raft, err = raft.NewRaft(rc, n.fsm, n.logs, n.logs, snaps, n.trans); err != nil {
+	// The newest entries stay in memory: the leader sends each to every
+	// follower, and would otherwise read it back from its segment.
+	logs, err := raft.NewLogCache(logCacheSize, n.logs)
+	if err != nil {
+		return nil, fmt.Errorf("replica: %w", err)
+	}
+	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.logs, snaps, n.trans); err != nil {
 		return nil, fmt.Errorf("replica: %w", err)
 	}
 	ok = true

@@ -58,6 +58,14 @@ func reference(wr *WorkloadResult, spec ratioSpec) (*Result, float64, bool) {
 		by = wr.w.headline()
 	}
 	peer := bestPeer(wr.Results, by)
+	if spec.peer != "" {
+		peer = nil
+		for _, r := range wr.Results {
+			if r.Engine == spec.peer && isPeer(r) {
+				peer = r
+			}
+		}
+	}
 	if peer == nil {
 		return nil, 0, false
 	}
@@ -95,13 +103,14 @@ func (rp *Report) computeRatios() {
 	}
 }
 
-// goal is one of the performance goals (issues 6 and 11) for simplekv: a minimum
+// goal is one of the performance goals (issues 6, 11 and 13) for simplekv: a minimum
 // ratio to the best peer, or a maximum absolute figure.
 type goal struct {
 	workload string // display name
 	metric   string // metric key
 	minRatio float64
 	maxValue float64 // in the metric's unit (seconds, bytes per key, ...)
+	minValue float64 // the same, a floor
 	text     string
 }
 
@@ -122,6 +131,14 @@ var goals = []goal{
 	{workload: wReopenClean, metric: "time", maxValue: 0.050, text: "≤ 50 ms"},
 	{workload: wHeap, metric: "heap/key", maxValue: 40, text: "≤ 40 B/key"},
 	{workload: wCompact, metric: "disk", minRatio: 1, text: "≤ smallest peer"},
+	// Issue 13: raftlog at least as fast as raft-wal and twice raft-boltdb,
+	// flat after a burst and a head delete; a 3-node loopback cluster
+	// acknowledging 10k writes/s from 16 clients.
+	{workload: wRaftAppend, metric: "ops/s", minRatio: 1, text: "≥ 1x"},
+	{workload: wRaftAppend, metric: metricOpsBolt.key, minRatio: 2, text: "≥ 2x"},
+	{workload: wRaftTruncated, metric: "ops/s", minRatio: 1, text: "≥ 1x"},
+	{workload: wRaftTruncated, metric: metricOpsBolt.key, minRatio: 2, text: "≥ 2x"},
+	{workload: wRaftCluster, metric: "ops/s", minValue: 10_000, text: "≥ 10k ops/s"},
 }
 
 // goalFor returns the goal of a workload's figure, or nil.
@@ -138,11 +155,11 @@ func goalFor(workload, metric string) *goal {
 // peer meet the goal; known is false when a figure the goal needs is
 // missing.
 func (g *goal) met(v float64, vok bool, x float64, xok bool) (met, known bool) {
-	if g.maxValue > 0 {
+	if g.maxValue > 0 || g.minValue > 0 {
 		if !vok {
 			return false, false
 		}
-		return v <= g.maxValue, true
+		return (g.maxValue == 0 || v <= g.maxValue) && v >= g.minValue, true
 	}
 	if !xok {
 		return false, false

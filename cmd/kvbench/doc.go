@@ -6,7 +6,7 @@
 // With no arguments it runs the default: every engine, every default
 // workload, 1M keys of 16 bytes with 100-byte incompressible values, in a
 // fresh temporary directory (removed afterwards), and prints a table per
-// workload and a summary against the goals of issues 6 and 11:
+// workload and a summary against the goals of issues 6, 11 and 13:
 //
 //	go run ./cmd/kvbench                     # make bench; just under 2 minutes on 2 cores
 //	go run ./cmd/kvbench -n 10000000         # make bench-large
@@ -98,6 +98,26 @@
 //	               other engine is opened as its main DB is. It runs after
 //	               reopen, and -dir keeps its DB like the main one
 //
+// Three raft workloads compare raft log stores, each in a fresh directory,
+// and run a replicated cluster; they run when -workloads names them (or
+// "all", or make bench-raft). Their "simplekv" row is simplekv's raftlog
+// (or, in raft-cluster, package replica):
+//
+//	raft-append            StoreLogs of one 128-byte entry at a time, each
+//	                       durable on return, one writer for -duration, on
+//	                       raftlog, hashicorp/raft-wal and raft-boltdb/v2;
+//	                       ratios against the best peer and raft-boltdb
+//	raft-append-truncated  the same after a burst of 300k entries (batches
+//	                       of 64, untimed) and a head DeleteRange keeping
+//	                       the last 1024, as raft does after a snapshot;
+//	                       the notes give each store's ratio to its own
+//	                       raft-append figure (flat is 1.00x)
+//	raft-cluster           three replica.Nodes in this process on 127.0.0.1
+//	                       (TCP transport, raft's default timeouts), and
+//	                       -writers clients Putting new keys through the
+//	                       leader for -duration; a Put returns once a
+//	                       majority holds it durably and the leader applied it
+//
 // Two more run only on simplekv and only when -workloads names them (or
 // "all"), each on a database of its own opened with engine options that the
 // comparison does not use:
@@ -124,8 +144,8 @@
 //
 //	-engines LIST     engines to compare (default all: simplekv, bbolt,
 //	                  badger, pebble, goleveldb)
-//	-workloads LIST   workloads (default: all but reopen-clean,
-//	                  reopen-hints and merge-latency; "all": every one).
+//	-workloads LIST   workloads (default: all but reopen-clean, the raft
+//	                  ones, reopen-hints and merge-latency; "all": every one).
 //	                  sync-16 names the multi-writer workload whatever
 //	                  -writers is
 //	-n N              keys in each main database (default 1000000)

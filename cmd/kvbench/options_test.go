@@ -123,7 +123,7 @@ func TestSelection(t *testing.T) {
 	}{
 		{"", "", 16, "simplekv,bbolt,badger,pebble,goleveldb", "fill-rand,heap,read-uniform,read-zipf,ycsb-a,ycsb-b,ycsb-c,overwrite,compact,reopen,fill-seq,sync-1,sync-16,batch-100,batch-100-sync"},
 		{"all", "default", 16, "simplekv,bbolt,badger,pebble,goleveldb", "fill-rand,heap,read-uniform,read-zipf,ycsb-a,ycsb-b,ycsb-c,overwrite,compact,reopen,fill-seq,sync-1,sync-16,batch-100,batch-100-sync"},
-		{"", "all", 8, "simplekv,bbolt,badger,pebble,goleveldb", "fill-rand,heap,read-uniform,read-zipf,ycsb-a,ycsb-b,ycsb-c,overwrite,compact,reopen,reopen-clean,fill-seq,sync-1,sync-8,batch-100,batch-100-sync,reopen-hints,merge-latency"},
+		{"", "all", 8, "simplekv,bbolt,badger,pebble,goleveldb", "fill-rand,heap,read-uniform,read-zipf,ycsb-a,ycsb-b,ycsb-c,overwrite,compact,reopen,reopen-clean,fill-seq,sync-1,sync-8,batch-100,batch-100-sync,raft-append,raft-append-truncated,raft-cluster,reopen-hints,merge-latency"},
 		{"bbolt", "reopen-clean,fill-rand", 16, "bbolt", "fill-rand,reopen-clean"},
 		// Canonical order whatever the order given; case and spaces ignored.
 		{"Pebble, simplekv", "REOPEN, fill-rand", 16, "simplekv,pebble", "fill-rand,reopen"},

@@ -79,11 +79,11 @@ func (r *runner) run() error {
 			return fmt.Errorf("%s: %w", e.Name, err)
 		}
 	}
-	return nil
+	return r.runRaft()
 }
 
 // status prints a one-line result to stderr when progress is shown.
-func (r *runner) status(e bench.Engine, w *workload, res *Result) {
+func (r *runner) status(name string, w *workload, res *Result) {
 	if !r.progress {
 		return
 	}
@@ -98,7 +98,7 @@ func (r *runner) status(e bench.Engine, w *workload, res *Result) {
 	default:
 		s = fmtDur(secs(res.Seconds))
 	}
-	r.statusf("%-10s %-14s %s", e.Name, w.displayName(r.o.Writers), s)
+	r.statusf("%-10s %-14s %s", name, w.displayName(r.o.Writers), s)
 }
 
 // statusf prints a status line, prefixed with the time since the start,
@@ -110,10 +110,14 @@ func (r *runner) statusf(format string, args ...any) {
 }
 
 // add records engine e's result of workload w.
-func (r *runner) add(e bench.Engine, w *workload, res *Result) {
-	res.Engine = e.Name
+func (r *runner) add(e bench.Engine, w *workload, res *Result) { r.addRow(e.Name, w, res) }
+
+// addRow records the result of the row called name (an engine, or a raft
+// log store) of workload w.
+func (r *runner) addRow(name string, w *workload, res *Result) {
+	res.Engine = name
 	r.rep.add(w, w.displayName(r.o.Writers), res)
-	r.status(e, w, res)
+	r.status(name, w, res)
 }
 
 func (r *runner) runEngine(e bench.Engine) error {

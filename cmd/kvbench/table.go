@@ -253,7 +253,7 @@ func printTables(w io.Writer, rp *Report) {
 		b.WriteString(workloadTable(wr).text())
 	}
 	if len(rp.Summary) > 0 {
-		b.WriteString("\n== summary: simplekv against the best peer, and the goals of issues 6 and 11\n")
+		b.WriteString("\n== summary: simplekv against the best peer, and the goals of issues 6, 11 and 13\n")
 		b.WriteString(summaryTable(rp.Summary).text())
 	}
 	io.WriteString(w, b.String())

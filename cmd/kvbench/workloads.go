@@ -84,6 +84,8 @@ type ratioSpec struct {
 	// workload's headline figure (sync-16's p99 against the p99 of the
 	// peer with the most ops/s), not with the best figure of any peer.
 	byHeadline bool
+	// peer, if set, compares with that engine's row instead of the best.
+	peer string
 }
 
 // inDefault reports whether w is in the default set.
@@ -192,6 +194,12 @@ var workloads = []*workload{
 		about: "a fresh DB: one writer writing new random keys in atomic batches of 100 (bench.Batcher: each engine's own batch or transaction) for -duration; ops = keys, latency per batch"},
 	{name: wBatchSync, ratios: []ratioSpec{{m: metricOps}, {m: metricP99, byHeadline: true}},
 		about: "batch-100 with Config{Sync: true}: every batch durable when it returns"},
+	{name: wRaftAppend, optIn: true, ratios: []ratioSpec{{m: metricOps}, {m: metricP99, byHeadline: true}, {m: metricOpsBolt, peer: "raft-boltdb"}},
+		about: "raft log stores (simplekv = its raftlog, raft-wal, raft-boltdb), each fresh: StoreLogs of one 128-byte entry, durable on return, one writer for -duration"},
+	{name: wRaftTruncated, optIn: true, ratios: []ratioSpec{{m: metricOps}, {m: metricP99, byHeadline: true}, {m: metricOpsBolt, peer: "raft-boltdb"}},
+		about: "raft-append after 300k entries (batches of 64, untimed) and a head DeleteRange keeping the last 1024, as after a snapshot"},
+	{name: wRaftCluster, optIn: true, ratios: []ratioSpec{{m: metricOps}},
+		about: "3 replica.Nodes in one process on 127.0.0.1 (TCP transport, raftlog, raft defaults): -writers clients Putting new keys through the leader for -duration, each acknowledged once a majority has it"},
 	{name: wReopenHints, simplekvOnly: true, table: tableSimplekv,
 		about: "simplekv only: reopen from the log against reopen from hint files after Compact, on a DB of its own"},
 	{name: wMergeLatency, simplekvOnly: true, table: tableSimplekv,
