@@ -3,6 +3,7 @@ package replica
 import (
 	"fmt"
 	"io"
+	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -196,4 +197,47 @@ func TestRestartKeepsStoreAndApplied(t *testing.T) {
 	v, err := c.nodes[0].Get([]byte("k7"), Linearizable)
 	require.NoError(t, err)
 	require.Equal(t, "v", string(v))
+}
+
+// A static cluster: every node bootstraps with the same Peers.
+func TestStaticPeers(t *testing.T) {
+	addrs := map[string]string{}
+	var ports []net.Listener
+	for i := range 3 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		ports = append(ports, ln)
+		addrs[fmt.Sprint("s", i)] = ln.Addr().String()
+	}
+	for _, ln := range ports {
+		ln.Close()
+	}
+	var nodes []*Node
+	for i := range 3 {
+		id := fmt.Sprint("s", i)
+		n, err := Open(Config{ID: id, Dir: filepath.Join(t.TempDir(), id), RaftAddr: addrs[id], Bootstrap: true,
+			Peers: addrs, LogOutput: io.Discard, Raft: fastRaft})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = n.Close() })
+		nodes = append(nodes, n)
+	}
+	leader, err := nodes[0].WaitLeader(10 * time.Second)
+	require.NoError(t, err)
+	var ln *Node
+	for _, n := range nodes {
+		if n.ID() == leader {
+			ln = n
+		}
+	}
+	require.NotNil(t, ln)
+	require.Eventually(t, func() bool { return ln.IsLeader() }, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, ln.Put([]byte("k"), []byte("v")))
+	for _, n := range nodes {
+		require.Eventually(t, func() bool {
+			v, err := n.Get([]byte("k"), Stale)
+			return err == nil && string(v) == "v"
+		}, 10*time.Second, 10*time.Millisecond, n.ID())
+	}
+	_, err = Open(Config{ID: "x", Dir: t.TempDir(), RaftAddr: "127.0.0.1:0", Bootstrap: true, Peers: addrs})
+	require.ErrorIs(t, err, ErrConfig)
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -30,6 +32,12 @@ type Config struct {
 	// cluster of itself; others then Join it. It is ignored when the node
 	// has state already, so it is safe to keep on every restart.
 	Bootstrap bool
+	// Peers, with Bootstrap, is the cluster's first configuration: every
+	// voting member's ID and raft address, this node's included. Every
+	// member may bootstrap with the same Peers (raft accepts identical
+	// first configurations), so a static cluster needs no Join. Empty: a
+	// cluster of this node alone.
+	Peers map[string]string
 	// Engine configures the replicated store. SyncWrites is not needed:
 	// every entry is durable in the raft log before it is applied, and a
 	// restart replays what the store lost.
@@ -91,6 +99,9 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.ID == "" || cfg.Dir == "" || cfg.RaftAddr == "" {
 		return nil, fmt.Errorf("%w: ID, Dir and RaftAddr are required", ErrConfig)
 	}
+	if _, ok := cfg.Peers[cfg.ID]; len(cfg.Peers) > 0 && !ok {
+		return nil, fmt.Errorf("%w: Peers does not list this node (%s)", ErrConfig, cfg.ID)
+	}
 	if cfg.ApplyTimeout <= 0 {
 		cfg.ApplyTimeout = 10 * time.Second
 	}
@@ -147,6 +158,12 @@ func Open(cfg Config) (*Node, error) {
 		}
 		if !has {
 			conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: n.trans.LocalAddr()}}}
+			if len(cfg.Peers) > 0 {
+				conf.Servers = nil
+				for _, id := range slices.Sorted(maps.Keys(cfg.Peers)) {
+					conf.Servers = append(conf.Servers, raft.Server{ID: raft.ServerID(id), Address: raft.ServerAddress(cfg.Peers[id])})
+				}
+			}
 			if err := raft.BootstrapCluster(rc, n.logs, n.logs, snaps, n.trans, conf); err != nil {
 				return nil, fmt.Errorf("replica: bootstrap: %w", err)
 			}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/simplekv/simplekv/replica"
+	"github.com/simplekv/simplekv/server"
 )
 
 // options are simplekvd's flags.
@@ -87,7 +86,7 @@ func serve(ctx context.Context, o options, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
-	srv := &http.Server{Handler: NewServer(node, newNodeCollector(node)).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: server.New(node, server.NodeCollector(node)).Handler(), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stderr, "simplekvd: node %s: raft %s, http %s\n", o.id, node.RaftAddr(), api)
@@ -112,7 +111,7 @@ func announce(ctx context.Context, node *replica.Node, o options, api string) er
 		var err error
 		switch {
 		case o.join != "":
-			err = requestJoin(o.join, o.id, node.RaftAddr(), api)
+			err = server.NewClient(o.join).Join(o.id, node.RaftAddr(), api)
 		case node.IsLeader():
 			err = node.SetMember(o.id, api)
 		case node.Member(o.id) == api:
@@ -132,21 +131,4 @@ func announce(ctx context.Context, node *replica.Node, o options, api string) er
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// requestJoin posts this node to addr's /join (following a redirect to
-// the leader).
-func requestJoin(addr, id, raftAddr, api string) error {
-	body, _ := json.Marshal(map[string]string{"id": id, "addr": raftAddr, "api": api})
-	c := http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Post("http://"+addr+"/join", "application/json", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
-		return fmt.Errorf("join via %s: %s: %s", addr, resp.Status, bytes.TrimSpace(msg))
-	}
-	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/simplekv/simplekv/compaction"
 	"github.com/simplekv/simplekv/engine"
+	"github.com/simplekv/simplekv/replica"
 )
 
 // ErrConfig is wrapped by every error ParseConfig returns; the message
@@ -47,6 +48,49 @@ type Config struct {
 
 	// Compaction is the `compaction:` subsection.
 	Compaction CompactionConfig
+
+	// Replication, if set (the replication: section), makes the store a
+	// member of a replicated cluster (package replica) instead of a
+	// directory of this process alone. Path is then the node's data
+	// directory.
+	Replication *ReplicationConfig
+}
+
+// ReplicationConfig is the replication: section.
+//
+//	replication:
+//	  node_id: n1                 # required; keep it across restarts
+//	  raft_addr: 127.0.0.1:7001   # required: raft's IP:port, dialed by the others
+//	  api_addr: 127.0.0.1:8001    # optional: serve the HTTP API (package server) here
+//	  peers:                      # a static cluster: every member, this one too
+//	    n1: 127.0.0.1:7001
+//	    n2: 127.0.0.1:7002
+//	    n3: 127.0.0.1:7003
+//	  bootstrap: true             # or: a new cluster of this node alone
+//	  join: 127.0.0.1:8001        # or: ask the member with this API address to add this node
+//	  read_consistency: linearizable   # or stale
+//
+// With peers, every member starts with the same configuration and no one
+// joins. Otherwise one node bootstraps and the others join through the
+// API address of a member (which needs api_addr, or a simplekvd node).
+// Writes on a follower are forwarded to the leader's API address when it
+// has one, and fail with an error matching replica.ErrNotLeader when not.
+type ReplicationConfig struct {
+	NodeID, RaftAddr, APIAddr string
+	Peers                     map[string]string
+	Bootstrap                 bool
+	Join                      string
+	ReadConsistency           replica.Consistency
+}
+
+type rawReplication struct {
+	NodeID          any `yaml:"node_id"`
+	RaftAddr        any `yaml:"raft_addr"`
+	APIAddr         any `yaml:"api_addr"`
+	Peers           any `yaml:"peers"`
+	Bootstrap       any `yaml:"bootstrap"`
+	Join            any `yaml:"join"`
+	ReadConsistency any `yaml:"read_consistency"`
 }
 
 // CompactionConfig is the `compaction:` subsection: the background merge
@@ -65,16 +109,17 @@ type CompactionConfig struct {
 // rawConfig mirrors the YAML keys; pointers and strings so that absent
 // keys keep defaults and values are checked here, with their line.
 type rawConfig struct {
-	Enabled      any            `yaml:"enabled"`
-	Path         any            `yaml:"path"`
-	SyncWrites   any            `yaml:"sync_writes"`
-	MaxFileSize  any            `yaml:"max_file_size"`
-	MaxKeySize   any            `yaml:"max_key_size"`
-	MaxValueSize any            `yaml:"max_value_size"`
-	CacheSize    any            `yaml:"cache_size"`
-	BufferSize   any            `yaml:"buffer_size"`
-	SyncInterval any            `yaml:"sync_interval"`
-	Compaction   *rawCompaction `yaml:"compaction"`
+	Enabled      any             `yaml:"enabled"`
+	Path         any             `yaml:"path"`
+	SyncWrites   any             `yaml:"sync_writes"`
+	MaxFileSize  any             `yaml:"max_file_size"`
+	MaxKeySize   any             `yaml:"max_key_size"`
+	MaxValueSize any             `yaml:"max_value_size"`
+	CacheSize    any             `yaml:"cache_size"`
+	BufferSize   any             `yaml:"buffer_size"`
+	SyncInterval any             `yaml:"sync_interval"`
+	Compaction   *rawCompaction  `yaml:"compaction"`
+	Replication  *rawReplication `yaml:"replication"`
 }
 
 type rawCompaction struct {
@@ -218,6 +263,9 @@ func ParseConfig(data []byte) (Config, error) {
 	}
 	// What the engine would reject, checked key by key so that the error
 	// names the key and its line.
+	if r := raw.Replication; r != nil {
+		cfg.Replication = parseReplication(r, bad, boolean)
+	}
 	intKey := func(key string, v int64, limit int64) {
 		if v > limit {
 			bad(key, "%d is above the limit %d", v, limit)
@@ -367,4 +415,65 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is too large", s)
 	}
 	return v * mult, nil
+}
+
+// parseReplication checks the replication: section; bad records each
+// problem.
+func parseReplication(r *rawReplication, bad func(key, format string, args ...any), boolean func(string, any, *bool)) *ReplicationConfig {
+	rc := &ReplicationConfig{}
+	str := func(key string, raw any, dst *string, required bool) {
+		switch v := raw.(type) {
+		case nil:
+			if required {
+				bad(key, "is required")
+			}
+		case string:
+			if strings.TrimSpace(v) == "" {
+				bad(key, "is empty")
+			}
+			*dst = v
+		default:
+			bad(key, "%v is not a string", raw)
+		}
+	}
+	str("replication.node_id", r.NodeID, &rc.NodeID, true)
+	str("replication.raft_addr", r.RaftAddr, &rc.RaftAddr, true)
+	str("replication.api_addr", r.APIAddr, &rc.APIAddr, false)
+	str("replication.join", r.Join, &rc.Join, false)
+	boolean("replication.bootstrap", r.Bootstrap, &rc.Bootstrap)
+	switch p := r.Peers.(type) {
+	case nil:
+	case map[string]any:
+		rc.Peers = map[string]string{}
+		for id, addr := range p {
+			a, ok := addr.(string)
+			if !ok || a == "" {
+				bad("replication.peers", "%s: %v is not an address", id, addr)
+			}
+			rc.Peers[id] = a
+		}
+		if _, ok := rc.Peers[rc.NodeID]; !ok && rc.NodeID != "" {
+			bad("replication.peers", "does not list this node, %s", rc.NodeID)
+		}
+	default:
+		bad("replication.peers", "want a map of node id to raft address")
+	}
+	if r.ReadConsistency != nil {
+		s, _ := r.ReadConsistency.(string)
+		c, err := replica.ParseConsistency(s)
+		if err != nil || s == "" {
+			bad("replication.read_consistency", "%v: want linearizable or stale", r.ReadConsistency)
+		}
+		rc.ReadConsistency = c
+	}
+	ways := 0
+	for _, set := range []bool{rc.Peers != nil, rc.Bootstrap, rc.Join != ""} {
+		if set {
+			ways++
+		}
+	}
+	if ways != 1 {
+		bad("replication", "set exactly one of peers, bootstrap and join")
+	}
+	return rc
 }

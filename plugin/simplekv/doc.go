@@ -35,6 +35,21 @@
 // the last sync_interval (1 s); see the engine's README section on
 // durability.
 //
+// # Replicated
+//
+// A replication: section (ReplicationConfig) makes the store a member of
+// a cluster replicated with hashicorp/raft (package replica): the same
+// registries, the same calls, served by every member. Writes are ordered
+// by the leader and return once a majority has them durably; a follower
+// forwards them to the leader's HTTP API (api_addr, package server).
+// CheckThenAdd is one replicated add-if-absent: of concurrent calls for
+// one member on any nodes, exactly one reports false. Reads follow
+// read_consistency: linearizable (the leader confirms its leadership;
+// followers forward) or stale (this node's copy). Iterate reads this
+// node's copy, linearizable only on the leader. DeleteBucket deletes the
+// bucket's keys in batches rather than in one step. Module.Checkpoint and
+// Backup are not available (raft snapshots the store itself).
+//
 // # Monitoring
 //
 // While a module runs, its engine Stats are published as the expvar

@@ -1,14 +1,22 @@
 package simplekv
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/simplekv/simplekv/engine"
 	"github.com/simplekv/simplekv/plugin/filter"
 	"github.com/simplekv/simplekv/plugin/kv"
+	"github.com/simplekv/simplekv/replica"
+	"github.com/simplekv/simplekv/server"
 )
 
 // Name is the module's name and the name it registers under in both the
@@ -21,7 +29,9 @@ type Module struct {
 	cfg Config
 
 	mu    sync.Mutex
-	db    *engine.DB
+	db    *engine.DB    // local mode
+	node  *replica.Node // replicated mode
+	api   *http.Server  // replicated mode with api_addr
 	store *Store
 }
 
@@ -43,37 +53,50 @@ func (m *Module) Setup() error {
 	if !m.cfg.Enabled {
 		return nil
 	}
-	if m.db != nil {
+	if m.db != nil || m.node != nil {
 		return fmt.Errorf("simple_kv: Setup called twice (path %s)", m.cfg.Path)
 	}
-	db, err := engine.Open(m.cfg.Path, m.cfg.EngineOptions())
-	if err != nil {
-		return fmt.Errorf("simple_kv: open %s: %w", m.cfg.Path, err)
+	var be backend
+	maxKey := m.cfg.userMaxKeySize()
+	closeAll := func() {}
+	if rc := m.cfg.Replication; rc != nil {
+		if err := m.openNode(rc); err != nil {
+			return err
+		}
+		be = &replicatedBackend{n: m.node, cons: rc.ReadConsistency}
+		maxKey-- // the node prefixes every key with one byte
+		closeAll = func() { m.closeNode() }
+	} else {
+		db, err := engine.Open(m.cfg.Path, m.cfg.EngineOptions())
+		if err != nil {
+			return fmt.Errorf("simple_kv: open %s: %w", m.cfg.Path, err)
+		}
+		m.db = db
+		be = newLocal(db)
+		closeAll = func() { _ = db.Close(); m.db = nil }
 	}
-	s := newStore(db, m.cfg.userMaxKeySize())
+	s := newStore(be, maxKey)
 	registered := false
 	defer func() {
 		if r := recover(); r != nil {
-			// A registry refused the name (still held by another running
-			// store): undo what was done, release the directory, and let
-			// the framework's panic go on.
 			if registered {
 				kv.Unregister(Name)
 			}
 			s.stop()
-			_ = db.Close()
+			closeAll()
 			panic(r)
 		}
 	}()
 	kv.Register(Name, s)
 	registered = true
 	filter.Register(Name, s.Filter())
-	m.db, m.store = db, s
-	publishStats(db)
+	m.store = s
+	if m.db != nil {
+		publishStats(m.db)
+	}
 	return nil
 }
 
-// Start is a no-op: the store serves from Setup on.
 func (m *Module) Start() error { return nil }
 
 // Stop unregisters the store, makes every later call on it fail with
@@ -83,22 +106,28 @@ func (m *Module) Start() error { return nil }
 func (m *Module) Stop() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.db == nil {
+	if m.db == nil && m.node == nil {
 		return nil
 	}
 	kv.Unregister(Name)
 	filter.Unregister(Name)
 	m.store.stop()
+	m.store = nil
+	if m.node != nil {
+		if err := m.closeNode(); err != nil {
+			return fmt.Errorf("simple_kv: stop node %s: %w", m.cfg.Replication.NodeID, err)
+		}
+		return nil
+	}
 	unpublishStats(m.db)
 	err := m.db.Close()
-	m.db, m.store = nil, nil
+	m.db = nil
 	if err != nil && !errors.Is(err, engine.ErrClosed) {
 		return fmt.Errorf("simple_kv: close %s: %w", m.cfg.Path, err)
 	}
 	return nil
 }
 
-// Store returns the open store, or nil before Setup and after Stop.
 func (m *Module) Store() *Store {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -110,6 +139,9 @@ func (m *Module) Store() *Store {
 // while the application goes on. It returns ErrStopped before Setup and
 // after Stop.
 func (m *Module) Checkpoint(dir string) error {
+	if m.Node() != nil {
+		return fmt.Errorf("simple_kv: Checkpoint: %w: the store is replicated (raft snapshots it)", kv.ErrNotSupported)
+	}
 	db := m.DB()
 	if db == nil {
 		return ErrStopped
@@ -121,6 +153,9 @@ func (m *Module) Checkpoint(dir string) error {
 // (engine.DB.Backup; engine.Restore reads it back) and returns the bytes
 // written. It returns ErrStopped before Setup and after Stop.
 func (m *Module) Backup(w io.Writer) (int64, error) {
+	if m.Node() != nil {
+		return 0, fmt.Errorf("simple_kv: Backup: %w: the store is replicated (raft snapshots it)", kv.ErrNotSupported)
+	}
 	db := m.DB()
 	if db == nil {
 		return 0, ErrStopped
@@ -133,4 +168,104 @@ func (m *Module) DB() *engine.DB {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.db
+}
+
+// openNode starts the replicated node of rc, its API server if rc has an
+// api_addr, and joins the cluster if rc says so.
+func (m *Module) openNode(rc *ReplicationConfig) error {
+	var ln net.Listener
+	api := ""
+	if rc.APIAddr != "" {
+		var err error
+		if ln, err = net.Listen("tcp", rc.APIAddr); err != nil {
+			return fmt.Errorf("simple_kv: api_addr: %w", err)
+		}
+		api = "http://" + ln.Addr().String()
+	}
+	n, err := replica.Open(replica.Config{ID: rc.NodeID, Dir: m.cfg.Path, RaftAddr: rc.RaftAddr,
+		Bootstrap: rc.Bootstrap || rc.Peers != nil, Peers: rc.Peers, Engine: m.cfg.EngineOptions()})
+	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		return fmt.Errorf("simple_kv: node %s: %w", rc.NodeID, err)
+	}
+	m.node = n
+	if ln != nil {
+		m.api = &http.Server{Handler: server.New(n, server.NodeCollector(n)).Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = m.api.Serve(ln) }()
+	}
+	if err := m.announce(rc, api); err != nil {
+		_ = m.closeNode()
+		return err
+	}
+	return nil
+}
+
+// announce joins the cluster (rc.Join; Setup waits for it) and, in the
+// background, records this node's API address so that followers can
+// forward writes to it when it leads: itself once it leads, or through
+// the leader's API (a join of a member is harmless).
+func (m *Module) announce(rc *ReplicationConfig, api string) error {
+	n := m.node
+	if rc.Join != "" {
+		if err := retry(func() error { return server.NewClient(rc.Join).Join(rc.NodeID, n.RaftAddr(), api) }); err != nil {
+			return fmt.Errorf("simple_kv: node %s: joining via %s: %w", rc.NodeID, rc.Join, err)
+		}
+		return nil
+	}
+	if api == "" {
+		return nil
+	}
+	go func() {
+		_ = retry(func() error {
+			switch {
+			case n.Member(rc.NodeID) == api:
+				return nil
+			case n.IsLeader():
+				return n.SetMember(rc.NodeID, api)
+			}
+			var nl *replica.NotLeaderError
+			if err := n.SetMember(rc.NodeID, api); !errors.As(err, &nl) || nl.API == "" {
+				return fmt.Errorf("no leader with an API address yet: %w", err)
+			}
+			return server.NewClient(nl.API).Join(rc.NodeID, n.RaftAddr(), api)
+		})
+	}()
+	return nil
+}
+
+// retry calls fn until it succeeds, the node closes, or joinWait passes.
+func retry(fn func() error) error {
+	deadline := time.Now().Add(joinWait)
+	for {
+		err := fn()
+		if err == nil || errors.Is(err, raft.ErrRaftShutdown) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// joinWait bounds how long Setup waits to join or announce a node.
+const joinWait = 30 * time.Second
+
+func (m *Module) closeNode() error {
+	var errs []error
+	if m.api != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, m.api.Shutdown(ctx))
+		cancel()
+		m.api = nil
+	}
+	errs = append(errs, m.node.Close())
+	m.node = nil
+	return errors.Join(errs...)
+}
+
+// Node is the replicated node (nil in local mode or while stopped).
+func (m *Module) Node() *replica.Node {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.node
 }

@@ -367,7 +367,7 @@ func TestWriteBatch(t *testing.T) {
 		require.Equal(t, c.want, string(v), "bucket %q key %q", c.bucket, c.key)
 	}
 
-	puts := m.Store().db.Stats().Puts
+	puts := m.DB().Stats().Puts
 	for _, bad := range []struct {
 		op  kv.BatchOp
 		err error
@@ -381,7 +381,7 @@ func TestWriteBatch(t *testing.T) {
 		require.NoError(t, err)
 		require.Nil(t, v, "a rejected batch writes nothing")
 	}
-	require.Equal(t, puts, m.Store().db.Stats().Puts)
+	require.Equal(t, puts, m.DB().Stats().Puts)
 }
 
 // TestModuleCheckpointAndBackup: the running module's copies hold its
@@ -393,7 +393,7 @@ func TestModuleCheckpointAndBackup(t *testing.T) {
 		db, err := engine.Open(dir, engine.Options{})
 		require.NoError(t, err)
 		defer db.Close()
-		s := newStore(db, 1024)
+		s := newStore(newLocal(db), 1024)
 		v, err := s.GetValue("b", []byte("k"))
 		require.NoError(t, err)
 		return v

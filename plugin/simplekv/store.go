@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,10 +50,13 @@ func kvKey(bucket string, gen uint64, key []byte) []byte {
 // kv interface (kv.KVStore with its TTL, bucket and iteration extensions)
 // and, through Filter, the filter interface. It is safe for concurrent use.
 type Store struct {
-	db      *engine.DB
+	be      backend
 	maxKey  int // callers' key limit (max_key_size)
 	stopped atomic.Bool
-	seed    maphash.Seed
+	// replicated: be is a replica.Node. Bucket generations stay at 0
+	// there (no node may cache one another changes); DeleteBucket
+	// deletes the bucket's keys instead.
+	replicated bool
 
 	// gens caches each kv bucket's current generation (absent: not
 	// looked up yet). DeleteBucket moves a bucket to a new generation,
@@ -69,13 +71,11 @@ type Store struct {
 	pending     map[string]uint64
 	sweeping    bool
 	sweeperDone chan struct{}
-	// stripes serialize filter updates of one member, so that
-	// CheckThenAdd is atomic against Add, Delete and itself.
-	stripes [64]sync.Mutex
 }
 
-func newStore(db *engine.DB, maxKey int) *Store {
-	return &Store{db: db, maxKey: maxKey, seed: maphash.MakeSeed(), gens: map[string]uint64{}}
+func newStore(be backend, maxKey int) *Store {
+	_, replicated := be.(*replicatedBackend)
+	return &Store{be: be, maxKey: maxKey, replicated: replicated, gens: map[string]uint64{}}
 }
 
 // gen returns bucket's current generation.
@@ -95,7 +95,11 @@ func (s *Store) loadGenLocked(bucket string) (uint64, error) {
 	if g, ok := s.gens[bucket]; ok {
 		return g, nil
 	}
-	v, err := s.db.Get(encodeKey(nsGen, bucket, nil))
+	if s.replicated {
+		s.gens[bucket] = 0
+		return 0, nil
+	}
+	v, err := s.be.get(encodeKey(nsGen, bucket, nil))
 	var g uint64
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
@@ -165,7 +169,7 @@ func (s *Store) GetValue(bucket string, key []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.db.Get(k)
+	v, err := s.be.get(k)
 	if errors.Is(err, engine.ErrNotFound) {
 		return nil, nil
 	}
@@ -186,7 +190,7 @@ func (s *Store) AddValue(bucket string, key []byte, value []byte) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Put(k, value)
+	return s.be.put(k, value)
 }
 
 // AddValueCompress stores value like AddValue: compression is automatic.
@@ -200,7 +204,10 @@ func (s *Store) AddValueWithTTL(bucket string, key, value []byte, ttl time.Durat
 	if err != nil {
 		return err
 	}
-	return s.db.PutWithTTL(k, value, ttl)
+	if ttl <= 0 {
+		return fmt.Errorf("simple_kv: %w: %v", engine.ErrInvalidTTL, ttl)
+	}
+	return s.be.putTTL(k, value, ttl)
 }
 
 // ExistsKey reports whether key has a value in bucket (an empty value
@@ -210,7 +217,7 @@ func (s *Store) ExistsKey(bucket string, key []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return s.db.Has(k)
+	return s.be.has(k)
 }
 
 // DeleteKey removes key from bucket; a missing key is not an error.
@@ -219,7 +226,7 @@ func (s *Store) DeleteKey(bucket string, key []byte) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Delete(k)
+	return s.be.del(k)
 }
 
 // WriteBatch applies ops to bucket as one engine batch (engine.DB.Write):
@@ -239,24 +246,17 @@ func (s *Store) WriteBatch(bucket string, ops []kv.BatchOp) error {
 	if err != nil {
 		return err
 	}
-	b := s.db.NewBatch()
-	for i, op := range ops {
-		if err := s.check(op.Key); err != nil {
+	b := make([]op, 0, len(ops))
+	for i, o := range ops {
+		if err := s.check(o.Key); err != nil {
 			return fmt.Errorf("simple_kv: batch operation %d of %d: %w", i, len(ops), err)
 		}
-		k := kvKey(bucket, g, op.Key)
-		switch {
-		case op.Delete:
-			b.Delete(k)
-		case op.TTL < 0:
-			return fmt.Errorf("simple_kv: batch operation %d of %d: %w: %v", i, len(ops), engine.ErrInvalidTTL, op.TTL)
-		case op.TTL > 0:
-			b.PutWithTTL(k, op.Value, op.TTL)
-		default:
-			b.Put(k, op.Value)
+		if o.TTL < 0 && !o.Delete {
+			return fmt.Errorf("simple_kv: batch operation %d of %d: %w: %v", i, len(ops), engine.ErrInvalidTTL, o.TTL)
 		}
+		b = append(b, op{key: kvKey(bucket, g, o.Key), value: o.Value, ttl: o.TTL, del: o.Delete})
 	}
-	return s.db.Write(b)
+	return s.be.write(b)
 }
 
 // DeleteBucket removes every key of bucket at the cost of one write: it
@@ -266,7 +266,13 @@ func (s *Store) WriteBatch(bucket string, ops []kv.BatchOp) error {
 // batched into its next pass, and a sweep cut short by Stop or a crash is
 // finished by the bucket's next DeleteBucket. A write that races
 // DeleteBucket lands either before it (and is deleted) or after it.
+//
+// Replicated, DeleteBucket instead deletes the bucket's keys, in batches,
+// as they are at the call: keys written meanwhile may survive it.
 func (s *Store) DeleteBucket(bucket string) error {
+	if s.replicated {
+		return s.deleteKeys(bucket)
+	}
 	s.genMu.Lock()
 	defer s.genMu.Unlock()
 	if s.stopped.Load() { // under genMu: Stop sets it under genMu too
@@ -278,7 +284,7 @@ func (s *Store) DeleteBucket(bucket string) error {
 	}
 	var v [8]byte
 	binary.LittleEndian.PutUint64(v[:], g+1)
-	if err := s.db.Put(encodeKey(nsGen, bucket, nil), v[:]); err != nil {
+	if err := s.be.put(encodeKey(nsGen, bucket, nil), v[:]); err != nil {
 		return err
 	}
 	s.gens[bucket] = g + 1
@@ -321,13 +327,13 @@ func (s *Store) sweeper(done chan struct{}) {
 			return
 		}
 		s.genMu.Unlock()
-		_ = s.db.Scan([]byte{nsKV}, func(k, _ []byte) bool {
+		_ = s.be.scan([]byte{nsKV}, func(k, _ []byte) bool {
 			if s.stopped.Load() {
 				return false
 			}
 			bucket, gen, ok := decodeKVKey(k)
 			if cur, pend := batch[bucket]; ok && pend && gen < cur {
-				_ = s.db.Delete(k) // a failure leaves the key to a later sweep
+				_ = s.be.del(k) // a failure leaves the key to a later sweep
 			}
 			return true
 		})
@@ -364,7 +370,7 @@ func (s *Store) Iterate(bucket string, fn func(key, value []byte) bool) error {
 		return err
 	}
 	prefix := kvKey(bucket, g, nil)
-	return s.db.Scan(prefix, func(k, v []byte) bool { return fn(k[len(prefix):], v) })
+	return s.be.scan(prefix, func(k, v []byte) bool { return fn(k[len(prefix):], v) })
 }
 
 // Set stores value under key in the default bucket "" (the documented
@@ -385,10 +391,6 @@ func (s *Store) Filter() *Filter { return &Filter{s: s} }
 // exact: no false positives, no false negatives.
 type Filter struct{ s *Store }
 
-func (f *Filter) stripe(k []byte) *sync.Mutex {
-	return &f.s.stripes[maphash.Bytes(f.s.seed, k)%uint64(len(f.s.stripes))]
-}
-
 // Open is a no-op (see Store.Open).
 func (f *Filter) Open() error { return f.s.Open() }
 
@@ -401,7 +403,7 @@ func (f *Filter) Exists(bucket string, key []byte) bool {
 	if f.s.check(key) != nil {
 		return false
 	}
-	ok, err := f.s.db.Has(encodeKey(nsFilter, bucket, key))
+	ok, err := f.s.be.has(encodeKey(nsFilter, bucket, key))
 	return err == nil && ok
 }
 
@@ -411,10 +413,8 @@ func (f *Filter) Add(bucket string, key []byte) error {
 		return err
 	}
 	k := encodeKey(nsFilter, bucket, key)
-	mu := f.stripe(k)
-	mu.Lock()
-	defer mu.Unlock()
-	return f.s.db.Put(k, nil)
+	defer f.s.be.lock(k)()
+	return f.s.be.put(k, nil)
 }
 
 // Delete removes key from bucket's members.
@@ -423,26 +423,50 @@ func (f *Filter) Delete(bucket string, key []byte) error {
 		return err
 	}
 	k := encodeKey(nsFilter, bucket, key)
-	mu := f.stripe(k)
-	mu.Lock()
-	defer mu.Unlock()
-	return f.s.db.Delete(k)
+	defer f.s.be.lock(k)()
+	return f.s.be.del(k)
 }
 
 // CheckThenAdd adds key to bucket and reports whether it was already a
 // member, atomically: of any number of concurrent calls for one key,
-// exactly one reports false.
+// exactly one reports false (replicated: in the whole cluster).
 func (f *Filter) CheckThenAdd(bucket string, key []byte) (bool, error) {
 	if err := f.s.check(key); err != nil {
 		return false, err
 	}
-	k := encodeKey(nsFilter, bucket, key)
-	mu := f.stripe(k)
-	mu.Lock()
-	defer mu.Unlock()
-	had, err := f.s.db.Has(k)
-	if err != nil || had {
-		return had, err
-	}
-	return false, f.s.db.Put(k, nil)
+	return f.s.be.addIfAbsent(encodeKey(nsFilter, bucket, key))
 }
+
+// deleteKeys deletes every key of bucket, deleteChunk keys per batch.
+func (s *Store) deleteKeys(bucket string) error {
+	if err := checkBucket(bucket); err != nil {
+		return err
+	}
+	if s.stopped.Load() {
+		return ErrStopped
+	}
+	prefix := kvKey(bucket, 0, nil)
+	var keys [][]byte
+	if err := s.be.scan(prefix, func(k, _ []byte) bool {
+		keys = append(keys, append([]byte(nil), k...))
+		return true
+	}); err != nil {
+		return err
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), deleteChunk)
+		ops := make([]op, n)
+		for i, k := range keys[:n] {
+			ops[i] = op{key: k, del: true}
+		}
+		if err := s.be.write(ops); err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
+// deleteChunk is how many keys one batch of a replicated DeleteBucket
+// deletes.
+const deleteChunk = 1000

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"encoding/json"
@@ -32,7 +32,7 @@ type Store interface {
 // batch's encoding.
 const maxBody = engine.DefaultMaxValueSize + 1<<20
 
-// Server serves a Store over HTTP.
+// Server serves a Store over HTTP (the API in the package doc).
 type Server struct {
 	store    Store
 	registry *prometheus.Registry
@@ -40,9 +40,9 @@ type Server struct {
 	latency  *prometheus.HistogramVec
 }
 
-// NewServer returns a server of store; its metrics (and collectors, such
+// New returns a server of store; its metrics (and collectors, such
 // as the node's) go to a registry of its own.
-func NewServer(store Store, collectors ...prometheus.Collector) *Server {
+func New(store Store, collectors ...prometheus.Collector) *Server {
 	s := &Server{store: store, registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "simplekvd_requests_total",
 			Help: "HTTP requests by route and status code."}, []string{"route", "code"}),

@@ -1,10 +1,14 @@
-package main
+package server
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/simplekv/simplekv/replica"
 )
+
+// NodeCollector returns a collector of a node's raft position and its
+// store's size (simplekvd_*), for New.
+func NodeCollector(n *replica.Node) prometheus.Collector { return newNodeCollector(n) }
 
 // nodeCollector exports a node's raft position and its store's size.
 type nodeCollector struct {

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/simplekv/simplekv/engine"
 	"github.com/simplekv/simplekv/replica"
 )
 
@@ -26,7 +27,7 @@ func oneNode(t *testing.T) (*httptest.Server, *replica.Node) {
 	t.Cleanup(func() { require.NoError(t, n.Close()) })
 	_, err = n.WaitLeader(10 * time.Second)
 	require.NoError(t, err)
-	srv := httptest.NewServer(NewServer(n, newNodeCollector(n)).Handler())
+	srv := httptest.NewServer(New(n, NodeCollector(n)).Handler())
 	t.Cleanup(srv.Close)
 	return srv, n
 }
@@ -165,7 +166,7 @@ func (s notLeader) Get(_ []byte, c replica.Consistency) ([]byte, error) {
 }
 
 func TestFollowerRedirectsToLeader(t *testing.T) {
-	srv := httptest.NewServer(NewServer(notLeader{err: &replica.NotLeaderError{LeaderID: "n1",
+	srv := httptest.NewServer(New(notLeader{err: &replica.NotLeaderError{LeaderID: "n1",
 		LeaderAddr: "127.0.0.1:7001", API: "http://127.0.0.1:8001"}}).Handler())
 	defer srv.Close()
 	c := http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -179,7 +180,7 @@ func TestFollowerRedirectsToLeader(t *testing.T) {
 	require.Equal(t, "local", body)
 
 	// No leader known: 503.
-	srv2 := httptest.NewServer(NewServer(notLeader{err: &replica.NotLeaderError{}}).Handler())
+	srv2 := httptest.NewServer(New(notLeader{err: &replica.NotLeaderError{}}).Handler())
 	defer srv2.Close()
 	code, body = do(t, "PUT", srv2.URL+"/kv/a", "v")
 	requireJSONError(t, http.StatusServiceUnavailable, code, body)
@@ -189,4 +190,26 @@ func mustRequest(t *testing.T, method, u, body string) *http.Request {
 	req, err := http.NewRequest(method, u, bytes.NewReader([]byte(body)))
 	require.NoError(t, err)
 	return req
+}
+
+func TestClient(t *testing.T) {
+	srv, n := oneNode(t)
+	c := NewClient(srv.URL)
+	res, err := c.Write([]replica.Op{
+		{Kind: replica.OpPut, Key: []byte("a/\x00"), Value: []byte{0xff}},
+		{Kind: replica.OpAddIfAbsent, Key: []byte("a/\x00"), Value: []byte("x")},
+		{Kind: replica.OpPutExpiring, Key: []byte("t"), Value: []byte("v"), Expires: time.Now().Add(time.Hour)},
+		{Kind: replica.OpPutExpiring, Key: []byte("gone"), Value: []byte("v"), Expires: time.Now().Add(-time.Second)},
+	})
+	require.NoError(t, err)
+	require.Equal(t, []bool{false, true, false, false}, res.Existed)
+	v, err := c.Get([]byte("a/\x00"), replica.Linearizable)
+	require.NoError(t, err)
+	require.Equal(t, []byte{0xff}, v)
+	_, err = c.Get([]byte("gone"), replica.Stale)
+	require.ErrorIs(t, err, engine.ErrNotFound)
+	v, err = n.Get([]byte("t"), replica.Stale)
+	require.NoError(t, err)
+	require.Equal(t, "v", string(v))
+	require.ErrorIs(t, c.Join("", "", ""), ErrRemote)
 }
