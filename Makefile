@@ -28,6 +28,7 @@ test:
 	$(GO) test -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(CI_FUZZ_RECORDS) -fuzzminimizetime 200x ./datafile/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(CI_FUZZ_HINTS) -fuzzminimizetime 200x ./hintfile/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenDir$$' -fuzztime $(CI_FUZZ_DIRS) -fuzzminimizetime 50x ./engine/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCommand$$' -fuzztime $(CI_FUZZ_HINTS) -fuzzminimizetime 200x ./replica/
 
 ## test-short: the quick subset (long variants skipped with -short).
 test-short:
@@ -73,6 +74,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenDir$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./engine/
 	$(GO) test -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./engine/
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./engine/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCommand$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./replica/
 
 ## crash: the SIGKILL crash loop with CRASH_KILLS kills (CI runs a short one).
 crash:

@@ -91,15 +91,6 @@ func (c *testCluster) waitLeader(among ...int) int {
 	return -1
 }
 
-func contains(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // waitValue waits until node i's store (read Stale) holds want under key.
 func (c *testCluster) waitValue(i int, key, want string) {
 	deadline := time.Now().Add(10 * time.Second)

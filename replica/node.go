@@ -52,6 +52,10 @@ type Config struct {
 	// Raft, if set, is called with the raft configuration before use, to
 	// change timeouts or snapshot thresholds.
 	Raft func(*raft.Config)
+	// Stream, if set, carries raft's connections instead of TCP on
+	// RaftAddr (its Addr is then the node's address): tests use it to cut
+	// the network between nodes.
+	Stream raft.StreamLayer
 }
 
 // ErrConfig is returned by Open for a Config that lacks what it needs.
@@ -133,7 +137,9 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replica: %w", err)
 	}
-	if n.trans, err = raft.NewTCPTransport(cfg.RaftAddr, nil, 3, 10*time.Second, cfg.LogOutput); err != nil {
+	if cfg.Stream != nil {
+		n.trans = raft.NewNetworkTransport(cfg.Stream, 3, 10*time.Second, cfg.LogOutput)
+	} else if n.trans, err = raft.NewTCPTransport(cfg.RaftAddr, nil, 3, 10*time.Second, cfg.LogOutput); err != nil {
 		return nil, fmt.Errorf("replica: %w", err)
 	}
 	rc := raft.DefaultConfig()
