@@ -8,15 +8,18 @@ import (
 
 // Status is a node's view of the cluster (simplekvd's GET /status).
 type Status struct {
-	ID           string `json:"id"`
-	State        string `json:"state"` // Leader, Follower, Candidate or Shutdown
-	LeaderID     string `json:"leader_id"`
-	LeaderAddr   string `json:"leader_addr"`
-	LeaderAPI    string `json:"leader_api,omitempty"`
-	Term         uint64 `json:"term"`
-	LastIndex    uint64 `json:"last_index"`
-	CommitIndex  uint64 `json:"commit_index"`
-	AppliedIndex uint64 `json:"applied_index"` // what this node's store holds
+	ID          string `json:"id"`
+	State       string `json:"state"` // Leader, Follower, Candidate or Shutdown
+	LeaderID    string `json:"leader_id"`
+	LeaderAddr  string `json:"leader_addr"`
+	LeaderAPI   string `json:"leader_api,omitempty"`
+	Term        uint64 `json:"term"`
+	LastIndex   uint64 `json:"last_index"`
+	CommitIndex uint64 `json:"commit_index"`
+	// AppliedIndex is the last entry this node's store holds; raft's
+	// no-op and barrier entries are not stored, so it may trail
+	// CommitIndex by those.
+	AppliedIndex uint64 `json:"applied_index"`
 	Peers        []Peer `json:"peers"`
 }
 
