@@ -91,7 +91,7 @@ func serve(ctx context.Context, o options, stderr io.Writer) error {
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stderr, "simplekvd: node %s: raft %s, http %s\n", o.id, node.RaftAddr(), api)
 
-	if err := announce(ctx, node, o, api); err != nil {
+	if err := server.Announce(ctx, node, o.join, api, 30*time.Second); err != nil {
 		fmt.Fprintln(stderr, "simplekvd:", err)
 	}
 	select {
@@ -101,34 +101,4 @@ func serve(ctx context.Context, o options, stderr io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return errors.Join(err, srv.Shutdown(sctx), node.Close())
-}
-
-// announce records this node's API address in the cluster: a bootstrap
-// node once it leads, a joining one by asking a member to add it.
-func announce(ctx context.Context, node *replica.Node, o options, api string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var err error
-		switch {
-		case o.join != "":
-			err = server.NewClient(o.join).Join(o.id, node.RaftAddr(), api)
-		case node.IsLeader():
-			err = node.SetMember(o.id, api)
-		case node.Member(o.id) == api:
-			return nil // recorded before this restart
-		default:
-			err = errors.New("not the leader yet")
-		}
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("announcing %s: %w", api, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }

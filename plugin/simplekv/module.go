@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/raft"
-
 	"github.com/simplekv/simplekv/engine"
 	"github.com/simplekv/simplekv/plugin/filter"
 	"github.com/simplekv/simplekv/plugin/kv"
@@ -202,49 +200,17 @@ func (m *Module) openNode(rc *ReplicationConfig) error {
 	return nil
 }
 
-// announce joins the cluster (rc.Join; Setup waits for it) and, in the
-// background, records this node's API address so that followers can
-// forward writes to it when it leads: itself once it leads, or through
-// the leader's API (a join of a member is harmless).
+// announce joins the cluster (rc.Join; Setup waits for it) or, in the
+// background, records this node's API address (server.Announce).
 func (m *Module) announce(rc *ReplicationConfig, api string) error {
-	n := m.node
 	if rc.Join != "" {
-		if err := retry(func() error { return server.NewClient(rc.Join).Join(rc.NodeID, n.RaftAddr(), api) }); err != nil {
-			return fmt.Errorf("simple_kv: node %s: joining via %s: %w", rc.NodeID, rc.Join, err)
-		}
-		return nil
+		return server.Announce(context.Background(), m.node, rc.Join, api, joinWait)
 	}
-	if api == "" {
-		return nil
+	if api != "" {
+		n := m.node
+		go func() { _ = server.Announce(context.Background(), n, "", api, joinWait) }()
 	}
-	go func() {
-		_ = retry(func() error {
-			switch {
-			case n.Member(rc.NodeID) == api:
-				return nil
-			case n.IsLeader():
-				return n.SetMember(rc.NodeID, api)
-			}
-			var nl *replica.NotLeaderError
-			if err := n.SetMember(rc.NodeID, api); !errors.As(err, &nl) || nl.API == "" {
-				return fmt.Errorf("no leader with an API address yet: %w", err)
-			}
-			return server.NewClient(nl.API).Join(rc.NodeID, n.RaftAddr(), api)
-		})
-	}()
 	return nil
-}
-
-// retry calls fn until it succeeds, the node closes, or joinWait passes.
-func retry(fn func() error) error {
-	deadline := time.Now().Add(joinWait)
-	for {
-		err := fn()
-		if err == nil || errors.Is(err, raft.ErrRaftShutdown) || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // joinWait bounds how long Setup waits to join or announce a node.
