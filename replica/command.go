@@ -31,8 +31,12 @@ type Op struct {
 	Expires time.Time
 }
 
-// cmdVersion is a command's first byte.
-const cmdVersion = 1
+// cmdVersion is a command's first byte; groupVersion is the first byte of
+// an entry that carries several commands (the proposer's, propose.go).
+const (
+	cmdVersion   = 1
+	groupVersion = 2
+)
 
 // ErrBadCommand is returned for a raft entry that does not decode.
 var ErrBadCommand = errors.New("replica: malformed command")
@@ -118,4 +122,51 @@ func decodeCommand(b []byte) ([]Op, error) {
 		return bad("trailing bytes")
 	}
 	return ops, nil
+}
+
+// encodeGroup encodes commands (each an encodeCommand) as one raft entry's
+// Data: groupVersion, the number of commands, then each command with a
+// uvarint length before it.
+func encodeGroup(cmds [][]byte) []byte {
+	n := 1 + binary.MaxVarintLen64
+	for _, c := range cmds {
+		n += binary.MaxVarintLen64 + len(c)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, groupVersion)
+	b = binary.AppendUvarint(b, uint64(len(cmds)))
+	for _, c := range cmds {
+		b = binary.AppendUvarint(b, uint64(len(c)))
+		b = append(b, c...)
+	}
+	return b
+}
+
+// splitEntry returns the commands of an entry's Data: a group's, or the
+// Data itself as the one command of an entry that is not a group. The
+// commands point into b and are not decoded yet: each is refused or
+// applied on its own.
+func splitEntry(b []byte) (cmds [][]byte, group bool, err error) {
+	if len(b) == 0 || b[0] != groupVersion {
+		return [][]byte{b}, false, nil
+	}
+	b = b[1:]
+	count, n := binary.Uvarint(b)
+	if n <= 0 || count == 0 || count > uint64(len(b)) {
+		return nil, true, fmt.Errorf("%w: group count", ErrBadCommand)
+	}
+	b = b[n:]
+	cmds = make([][]byte, 0, count)
+	for range count {
+		size, n := binary.Uvarint(b)
+		if n <= 0 || size > uint64(len(b)-n) {
+			return nil, true, fmt.Errorf("%w: group member length", ErrBadCommand)
+		}
+		cmds = append(cmds, b[n:n+int(size)])
+		b = b[n+int(size):]
+	}
+	if len(b) != 0 {
+		return nil, true, fmt.Errorf("%w: trailing bytes after the group", ErrBadCommand)
+	}
+	return cmds, true, nil
 }

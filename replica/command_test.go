@@ -49,16 +49,64 @@ func TestBadCommandRefused(t *testing.T) {
 	}
 }
 
+// FuzzDecodeCommand feeds arbitrary entry Data to what the FSM does with
+// it: split a group, decode each command. Anything refused is
+// ErrBadCommand, and what decodes encodes back to the same ops.
 func FuzzDecodeCommand(f *testing.F) {
-	f.Add(encodeCommand([]Op{{Kind: OpPutExpiring, Key: []byte("k"), Value: []byte("v"), Expires: time.Unix(5, 0)}}))
+	one := encodeCommand([]Op{{Kind: OpPutExpiring, Key: []byte("k"), Value: []byte("v"), Expires: time.Unix(5, 0)}})
+	f.Add(one)
+	f.Add(encodeGroup([][]byte{one, encodeCommand([]Op{{Kind: OpDelete, Key: []byte("d")}})}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ops, err := decodeCommand(b)
+		cmds, group, err := splitEntry(b)
 		if err != nil {
 			require.ErrorIs(t, err, ErrBadCommand)
 			return
 		}
-		again, err := decodeCommand(encodeCommand(ops))
-		require.NoError(t, err)
-		require.Equal(t, len(ops), len(again))
+		if group {
+			again, _, err := splitEntry(encodeGroup(cmds))
+			require.NoError(t, err)
+			require.Equal(t, cmds, again)
+		}
+		for _, c := range cmds {
+			ops, err := decodeCommand(c)
+			if err != nil {
+				require.ErrorIs(t, err, ErrBadCommand)
+				continue
+			}
+			again, err := decodeCommand(encodeCommand(ops))
+			require.NoError(t, err)
+			require.Equal(t, len(ops), len(again))
+		}
 	})
+}
+
+func TestGroupSplitsIntoItsCommands(t *testing.T) {
+	a := encodeCommand([]Op{{Kind: OpPut, Key: []byte("a"), Value: []byte("1")}})
+	b := encodeCommand([]Op{{Kind: OpDelete, Key: []byte("b")}})
+	cmds, group, err := splitEntry(encodeGroup([][]byte{a, b, a}))
+	require.NoError(t, err)
+	require.True(t, group)
+	require.Equal(t, [][]byte{a, b, a}, cmds)
+
+	// A plain command is an entry of one command, undecoded.
+	cmds, group, err = splitEntry(a)
+	require.NoError(t, err)
+	require.False(t, group)
+	require.Equal(t, [][]byte{a}, cmds)
+}
+
+func TestBadGroupRefused(t *testing.T) {
+	good := encodeGroup([][]byte{{cmdVersion, 0}, {cmdVersion, 0}})
+	for name, b := range map[string][]byte{
+		"no count":       {groupVersion},
+		"zero count":     {groupVersion, 0},
+		"huge count":     {groupVersion, 200, 0},
+		"truncated":      good[:len(good)-1],
+		"member length":  {groupVersion, 1, 9, cmdVersion},
+		"trailing bytes": append(append([]byte(nil), good...), 0),
+	} {
+		_, group, err := splitEntry(b)
+		require.True(t, group, name)
+		require.ErrorIs(t, err, ErrBadCommand, name)
+	}
 }

@@ -10,7 +10,11 @@
 // Node wires raft to its TCP transport, a file snapshot store, raftlog
 // (the log and stable store) and the FSM, and offers Put, Get, Delete,
 // Write and AddIfAbsent. Writes go through the leader; a follower refuses
-// them with a *NotLeaderError that names the leader. Reads are
+// them with a *NotLeaderError that names the leader. The leader's
+// proposer merges the commands of concurrent writers into shared raft
+// entries (at most two in raft at a time), so that one round of log syncs
+// carries many writes; each command is still applied and answered on its
+// own. Reads are
 // Linearizable (the leader confirms it still leads and waits until its
 // store has applied everything committed when the read began) or Stale
 // (whatever the local store holds, possibly behind the leader).

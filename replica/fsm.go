@@ -135,7 +135,9 @@ func (f *FSM) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 
 // ApplyBatch applies logs with one db.Write that also records the last
 // one's index; entries at or below the recorded index (a replay after a
-// restart) are skipped. Each response is a *Result or an error.
+// restart) are skipped. Each response is a *Result or an error, or, for a
+// group entry (the proposer's), a *GroupResponse holding one of those for
+// each of its commands.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	resp := make([]any, len(logs))
 	if errp := f.failed.Load(); errp != nil {
@@ -147,27 +149,45 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	applied := f.applied.Load()
-	cmds := make([][]Op, len(logs))
+	// cmds[i][j] is command j of entry i; each answers on its own (out[i][j]).
+	cmds := make([][][]Op, len(logs))
+	out := make([][]any, len(logs))
 	checks := false
 	for i, l := range logs {
 		if l.Index <= applied || l.Type != raft.LogCommand {
 			resp[i] = &Result{}
 			continue
 		}
-		ops, err := decodeCommand(l.Data)
+		raw, group, err := splitEntry(l.Data)
+		if err == nil && group && len(l.Data) > maxCommandSize {
+			// The proposer never makes one this large; refusing it keeps
+			// every write within engine.MaxBatchSize.
+			err = fmt.Errorf("%w: a group of %d bytes, limit %d", engine.ErrBatchTooLarge, len(l.Data), maxCommandSize)
+		}
 		if err != nil {
 			// Every replica decodes the same bytes the same way: the
 			// entry is refused everywhere and applies nothing.
 			resp[i] = fmt.Errorf("replica: entry %d: %w", l.Index, err)
 			continue
 		}
-		if err := f.checkOps(ops); err != nil {
-			resp[i] = fmt.Errorf("replica: entry %d: %w", l.Index, err)
-			continue
+		cmds[i] = make([][]Op, len(raw))
+		out[i] = make([]any, len(raw))
+		if group {
+			resp[i] = &GroupResponse{Each: out[i]}
 		}
-		cmds[i] = ops
-		for _, op := range ops {
-			checks = checks || op.Kind == OpAddIfAbsent
+		for j, b := range raw {
+			ops, err := decodeCommand(b)
+			if err == nil {
+				err = f.checkOps(ops)
+			}
+			if err != nil {
+				out[i][j] = fmt.Errorf("replica: entry %d: %w", l.Index, err)
+				continue
+			}
+			cmds[i][j] = ops
+			for _, op := range ops {
+				checks = checks || op.Kind == OpAddIfAbsent
+			}
 		}
 	}
 	last := logs[len(logs)-1].Index
@@ -189,15 +209,20 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		st.size = 0
 		return nil
 	}
-	for i, ops := range cmds {
-		if ops == nil {
-			continue
+	for i, entry := range cmds {
+		for j, ops := range entry {
+			if ops == nil {
+				continue
+			}
+			res, err := st.stage(ops)
+			if err != nil {
+				return f.fail(resp, err)
+			}
+			out[i][j] = res
 		}
-		res, err := st.stage(ops)
-		if err != nil {
-			return f.fail(resp, err)
+		if resp[i] == nil && len(out[i]) == 1 {
+			resp[i] = out[i][0]
 		}
-		resp[i] = res
 		if st.size >= flushSize && logs[i].Index != last {
 			// Keep the write within engine.MaxBatchSize; the index
 			// recorded with it is this entry's, so a crash after it
@@ -211,6 +236,12 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		return f.fail(resp, err)
 	}
 	return resp
+}
+
+// GroupResponse is the response of a group entry: Each[j] is command j's
+// *Result or error.
+type GroupResponse struct {
+	Each []any
 }
 
 // flushSize is the size of staged keys and values past which ApplyBatch

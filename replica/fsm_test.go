@@ -86,6 +86,45 @@ func TestBadEntryAppliesNothing(t *testing.T) {
 	require.Equal(t, uint64(3), f.Applied())
 }
 
+// TestGroupAnswersEachCommand: the commands of a group entry are refused
+// or applied each on its own, in order, as if they were entries.
+func TestGroupAnswersEachCommand(t *testing.T) {
+	f := openFSM(t, t.TempDir())
+	big := make([]byte, engine.DefaultMaxKeySize)
+	group := func(index uint64, cmds ...[]byte) *raft.Log {
+		return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: encodeGroup(cmds)}
+	}
+	resp := f.ApplyBatch([]*raft.Log{
+		group(1,
+			encodeCommand([]Op{add("x")}), // absent
+			[]byte{7, 7},                  // malformed
+			encodeCommand([]Op{add("x")}), // present: the first added it
+			encodeCommand([]Op{put("half", "1"), {Kind: OpPut, Key: big}}), // too long: none of it
+			encodeCommand([]Op{del("x"), put("y", "2")})),
+		cmd(2, add("y")),
+		{Index: 3, Type: raft.LogCommand, Data: []byte{groupVersion, 1, 9}}, // a group that does not split
+	})
+	each := resp[0].(*GroupResponse).Each
+	require.Len(t, each, 5)
+	require.Equal(t, []bool{false}, each[0].(*Result).Existed)
+	require.ErrorIs(t, each[1].(error), ErrBadCommand)
+	require.Equal(t, []bool{true}, each[2].(*Result).Existed)
+	require.ErrorIs(t, each[3].(error), engine.ErrKeyTooLarge)
+	require.IsType(t, &Result{}, each[4])
+	require.Equal(t, []bool{true}, resp[1].(*Result).Existed)
+	require.ErrorIs(t, resp[2].(error), ErrBadCommand)
+	require.Equal(t, map[string]string{"y": "2"}, contents(t, f))
+	require.Equal(t, uint64(3), f.Applied())
+
+	// A group past the size limit is refused whole, before any of it is
+	// decoded, so that no write can exceed engine.MaxBatchSize.
+	huge := encodeGroup([][]byte{encodeCommand([]Op{put("z", "1")}), make([]byte, maxCommandSize)})
+	resp = f.ApplyBatch([]*raft.Log{{Index: 4, Type: raft.LogCommand, Data: huge}})
+	require.ErrorIs(t, resp[0].(error), engine.ErrBatchTooLarge)
+	require.Equal(t, map[string]string{"y": "2"}, contents(t, f))
+	require.Equal(t, uint64(4), f.Applied())
+}
+
 func TestSnapshotRestore(t *testing.T) {
 	src := openFSM(t, t.TempDir())
 	src.ApplyBatch([]*raft.Log{cmd(1, put("a", "1"), put("b", "2")), cmd(2, del("b"))})

@@ -95,6 +95,7 @@ type Node struct {
 	logs  *raftlog.Store
 	trans *raft.NetworkTransport
 	reads readGate
+	prop  *proposer
 }
 
 // Open starts the node: it opens its store, raft log and snapshots, and
@@ -184,6 +185,7 @@ func Open(cfg Config) (*Node, error) {
 	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.logs, snaps, n.trans); err != nil {
 		return nil, fmt.Errorf("replica: %w", err)
 	}
+	n.prop = newProposer(n)
 	ok = true
 	return n, nil
 }
@@ -194,6 +196,9 @@ func (n *Node) Close() error {
 	var err error
 	if n.raft != nil {
 		err = n.raft.Shutdown().Error()
+	}
+	if n.prop != nil {
+		n.prop.close() // after raft: every entry in raft has its outcome
 	}
 	return errors.Join(err, n.closeParts())
 }

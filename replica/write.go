@@ -68,8 +68,8 @@ func (n *Node) apply(ops []Op) (*Result, error) {
 	if err := n.fsm.checkOps(ops); err != nil {
 		return nil, fmt.Errorf("replica: %w", err)
 	}
-	f := n.raft.Apply(encodeCommand(ops), n.cfg.ApplyTimeout)
-	if err := f.Error(); err != nil {
+	o := n.prop.propose(encodeCommand(ops))
+	if err := o.raftErr; err != nil {
 		switch {
 		case errors.Is(err, raft.ErrNotLeader):
 			return nil, n.notLeader()
@@ -78,11 +78,5 @@ func (n *Node) apply(ops []Op) (*Result, error) {
 		}
 		return nil, fmt.Errorf("replica: %w", err)
 	}
-	switch r := f.Response().(type) {
-	case *Result:
-		return r, nil
-	case error:
-		return nil, r
-	}
-	return nil, fmt.Errorf("replica: unexpected apply response %T", f.Response())
+	return o.res, o.err
 }
