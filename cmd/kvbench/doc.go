@@ -104,9 +104,12 @@
 // (or, in raft-cluster, package replica):
 //
 //	raft-append            StoreLogs of one 128-byte entry at a time, each
-//	                       durable on return, one writer for -duration, on
-//	                       raftlog, hashicorp/raft-wal and raft-boltdb/v2;
-//	                       ratios against the best peer and raft-boltdb
+//	                       durable on return, on raftlog, hashicorp/raft-wal
+//	                       and raft-boltdb/v2 taking turns entry by entry
+//	                       (rotating who goes first), -duration per store;
+//	                       a store's ops/s is its entries over the time in
+//	                       its own calls; ratios against the best peer and
+//	                       raft-boltdb
 //	raft-append-truncated  the same after a burst of 300k entries (batches
 //	                       of 64, untimed) and a head DeleteRange keeping
 //	                       the last 1024, as raft does after a snapshot;

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/hashicorp/raft"
 
 	"github.com/simplekv/simplekv/bench"
@@ -58,11 +59,13 @@ func (r *runner) runRaft() error {
 		if !selected(r.sel, spec.name) {
 			continue
 		}
-		for _, st := range bench.RaftStores() {
-			res, err := r.raftAppend(st, filepath.Join(dir, spec.name, st.Name), spec.burst)
-			if err != nil {
-				return fmt.Errorf("%s: %s: %w", spec.name, st.Name, err)
-			}
+		stores := bench.RaftStores()
+		results, err := r.raftAppend(stores, filepath.Join(dir, spec.name), spec.burst)
+		if err != nil {
+			return fmt.Errorf("%s: %w", spec.name, err)
+		}
+		for i, st := range stores {
+			res := results[i]
 			if spec.burst {
 				if before, ok := untruncated[st.Name]; ok && before > 0 {
 					res.Extra["vs_before_truncation"] = res.OpsPerSec / before
@@ -85,75 +88,118 @@ func (r *runner) runRaft() error {
 }
 
 // raftAppend times StoreLogs of one entry at a time, each durable when it
-// returns, for -duration; with burst, after raftBurst entries were stored
-// (in batches of 64, untimed) and all but the last raftBurstKeep deleted
-// from the head, as raft does after a snapshot.
-func (r *runner) raftAppend(st bench.RaftStore, dir string, burst bool) (res *Result, err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+// returns, on every store in turn: the stores take turns entry by entry,
+// in an order that rotates each round, so that all of them meet the same
+// moments of this shared disk. (Run one after another for -duration each,
+// the disk's drift over those seconds decided races of a few percent
+// either way.) The run lasts -duration per store; a store's ops/s is its
+// entries over the time spent in its own calls. With burst, each store
+// first stores raftBurst entries (in batches of 64, untimed) and deletes
+// all but the last raftBurstKeep from the head, as raft does after a
+// snapshot.
+func (r *runner) raftAppend(stores []bench.RaftStore, dir string, burst bool) (_ []*Result, err error) {
+	type side struct {
+		st   bench.RaftStore
+		s    bench.RaftLogStore
+		next uint64
+		h    *hdrhistogram.Histogram
+		busy time.Duration
+		ops  int64
 	}
-	s, err := st.Open(dir)
-	if err != nil {
-		return nil, err
-	}
+	sides := make([]*side, 0, len(stores))
 	defer func() {
-		if cerr := s.Close(); err == nil && cerr != nil {
-			err = cerr
+		for _, sd := range sides {
+			if cerr := sd.s.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("%s: %w", sd.st.Name, cerr)
+			}
 		}
 	}()
+	for _, st := range stores {
+		d := filepath.Join(dir, st.Name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+		s, err := st.Open(d)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", st.Name, err)
+		}
+		sides = append(sides, &side{st: st, s: s, next: 1, h: newHist()})
+	}
 	data := make([]byte, raftEntrySize)
-	next := uint64(1)
-	entry := func() *raft.Log {
-		l := &raft.Log{Index: next, Term: 1, Type: raft.LogCommand, Data: data, AppendedAt: time.Now()}
-		next++
+	entry := func(sd *side) *raft.Log {
+		l := &raft.Log{Index: sd.next, Term: 1, Type: raft.LogCommand, Data: data, AppendedAt: time.Now()}
+		sd.next++
 		return l
 	}
-	name := st.Name + " " + wRaftAppend
+	name := wRaftAppend
 	if burst {
-		name = st.Name + " " + wRaftTruncated
-		tr := newTracker(r.errw, r.progress, st.Name+" burst", int64(raftBurst))
-		batch := make([]*raft.Log, 64)
-		for next <= raftBurst {
-			n := 0
-			for n < len(batch) && next <= raftBurst {
-				batch[n] = entry()
-				n++
+		name = wRaftTruncated
+		for _, sd := range sides {
+			if err := r.raftBurst(sd.s, sd.st.Name, func() *raft.Log { return entry(sd) }); err != nil {
+				return nil, fmt.Errorf("%s: %w", sd.st.Name, err)
 			}
-			if err := s.StoreLogs(batch[:n]); err != nil {
-				tr.finish()
-				return nil, err
-			}
-			tr.add(int64(n))
-		}
-		tr.finish()
-		if err := s.DeleteRange(1, raftBurst-raftBurstKeep); err != nil {
-			return nil, fmt.Errorf("head delete: %w", err)
 		}
 	}
 	settleDisk()
+	total := r.o.Duration * time.Duration(len(sides))
+	tr := newTimeTracker(r.errw, r.progress, name, total)
 	one := make([]*raft.Log, 1)
-	tr := newTimeTracker(r.errw, r.progress, name, r.o.Duration)
-	ops, h, elapsed, err := runFor(1, r.o.Duration, func(int) (time.Duration, error) {
-		one[0] = entry()
-		t := time.Now()
-		err := s.StoreLogs(one)
-		return time.Since(t), err
-	}, tr)
+	start := time.Now()
+	for round := 0; round == 0 || time.Since(start) < total; round++ {
+		for k := range sides {
+			sd := sides[(round+k)%len(sides)]
+			one[0] = entry(sd)
+			t := time.Now()
+			if err := sd.s.StoreLogs(one); err != nil {
+				tr.finish()
+				return nil, fmt.Errorf("%s: %w", sd.st.Name, err)
+			}
+			lat := time.Since(t)
+			record(sd.h, lat)
+			sd.busy += lat
+			sd.ops++
+		}
+	}
 	tr.finish()
-	if err != nil {
-		return nil, err
+	results := make([]*Result, len(sides))
+	for i, sd := range sides {
+		if last, err := sd.s.LastIndex(); err != nil || last != sd.next-1 {
+			return nil, fmt.Errorf("%s: LastIndex = %d (%v) after entry %d", sd.st.Name, last, err, sd.next-1)
+		}
+		res := newResult(sd.st.Name, sd.ops, sd.busy, sd.h)
+		res.setMBps(sd.ops * raftEntrySize)
+		res.Extra = map[string]float64{}
+		res.Notes = fmt.Sprintf("%s: StoreLogs of one %d-byte entry, durable on return, in turns with the other stores", sd.st.Name, raftEntrySize)
+		if burst {
+			res.Notes += fmt.Sprintf("; after %d entries and a head DeleteRange keeping %d", raftBurst, raftBurstKeep)
+		}
+		results[i] = res
 	}
-	if last, err := s.LastIndex(); err != nil || last != next-1 {
-		return nil, fmt.Errorf("LastIndex = %d (%v) after entry %d", last, err, next-1)
+	return results, nil
+}
+
+// raftBurst stores raftBurst entries from next in batches of 64, then
+// deletes all but the last raftBurstKeep from the head.
+func (r *runner) raftBurst(s bench.RaftLogStore, name string, next func() *raft.Log) error {
+	tr := newTracker(r.errw, r.progress, name+" burst", int64(raftBurst))
+	defer tr.finish()
+	batch := make([]*raft.Log, 64)
+	for stored := uint64(0); stored < raftBurst; {
+		n := 0
+		for n < len(batch) && stored < raftBurst {
+			batch[n] = next()
+			n++
+			stored++
+		}
+		if err := s.StoreLogs(batch[:n]); err != nil {
+			return err
+		}
+		tr.add(int64(n))
 	}
-	res = newResult(st.Name, ops, elapsed, h)
-	res.setMBps(ops * raftEntrySize)
-	res.Extra = map[string]float64{}
-	res.Notes = fmt.Sprintf("%s: StoreLogs of one %d-byte entry, durable on return", st.Name, raftEntrySize)
-	if burst {
-		res.Notes += fmt.Sprintf("; after %d entries and a head DeleteRange keeping %d", raftBurst, raftBurstKeep)
+	if err := s.DeleteRange(1, raftBurst-raftBurstKeep); err != nil {
+		return fmt.Errorf("head delete: %w", err)
 	}
-	return res, nil
+	return nil
 }
 
 // raftCluster runs three replica.Nodes in this process on 127.0.0.1 with

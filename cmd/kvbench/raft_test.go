@@ -16,6 +16,8 @@ func TestRaftWorkloads(t *testing.T) {
 		for _, store := range []string{simplekvName, "raft-wal", "raft-boltdb"} {
 			r := result(t, rep, w, store)
 			require.Positive(t, r.Ops, "%s %s", w, store)
+			// The stores take turns: each stores as many entries.
+			require.Equal(t, result(t, rep, w, simplekvName).Ops, r.Ops, "%s %s", w, store)
 			require.NotNil(t, r.Latency)
 			require.GreaterOrEqual(t, r.Latency.P99, r.Latency.P50)
 			require.Contains(t, r.VsBestPeer, metricOpsBolt.key)
