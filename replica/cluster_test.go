@@ -34,6 +34,8 @@ type testCluster struct {
 	dirs  []string
 	addrs []string // raft addresses, fixed at first start
 	nodes []*Node  // nil: stopped
+	// engine configures the nodes' stores at their next start.
+	engine engine.Options
 }
 
 func newCluster(t *testing.T, size int) *testCluster { return newClusterWith(t, size, fastRaft) }
@@ -63,7 +65,7 @@ func (c *testCluster) id(i int) string { return fmt.Sprint("n", i) }
 
 func (c *testCluster) start(i int, bootstrap bool) {
 	n, err := Open(Config{ID: c.id(i), Dir: c.dirs[i], RaftAddr: c.addrs[i], Bootstrap: bootstrap,
-		LogOutput: io.Discard, Raft: c.tune, ApplyTimeout: 2 * time.Second})
+		LogOutput: io.Discard, Raft: c.tune, ApplyTimeout: 2 * time.Second, Engine: c.engine})
 	require.NoError(c.t, err)
 	c.addrs[i] = n.RaftAddr()
 	c.nodes[i] = n

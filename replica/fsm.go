@@ -158,33 +158,8 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			resp[i] = &Result{}
 			continue
 		}
-		raw, group, err := splitEntry(l.Data)
-		if err == nil && group && len(l.Data) > maxCommandSize {
-			// The proposer never makes one this large; refusing it keeps
-			// every write within engine.MaxBatchSize.
-			err = fmt.Errorf("%w: a group of %d bytes, limit %d", engine.ErrBatchTooLarge, len(l.Data), maxCommandSize)
-		}
-		if err != nil {
-			// Every replica decodes the same bytes the same way: the
-			// entry is refused everywhere and applies nothing.
-			resp[i] = fmt.Errorf("replica: entry %d: %w", l.Index, err)
-			continue
-		}
-		cmds[i] = make([][]Op, len(raw))
-		out[i] = make([]any, len(raw))
-		if group {
-			resp[i] = &GroupResponse{Each: out[i]}
-		}
-		for j, b := range raw {
-			ops, err := decodeCommand(b)
-			if err == nil {
-				err = f.checkOps(ops)
-			}
-			if err != nil {
-				out[i][j] = fmt.Errorf("replica: entry %d: %w", l.Index, err)
-				continue
-			}
-			cmds[i][j] = ops
+		cmds[i], out[i], resp[i] = f.decodeEntry(l)
+		for _, ops := range cmds[i] {
 			for _, op := range ops {
 				checks = checks || op.Kind == OpAddIfAbsent
 			}
@@ -199,12 +174,14 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		st.pending = map[string]bool{}
 	}
 	st.b.Reset()
+	done := applied // the last entry in the store
 	flush := func(upTo uint64) error {
 		st.b.Put(appliedKey, binary.BigEndian.AppendUint64(nil, upTo))
 		if err := f.db.Write(st.b); err != nil {
 			return err
 		}
 		f.applied.Store(upTo)
+		done = upTo
 		st.b.Reset()
 		st.size = 0
 		return nil
@@ -216,7 +193,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			}
 			res, err := st.stage(ops)
 			if err != nil {
-				return f.fail(resp, err)
+				return f.fail(logs, resp, done, err)
 			}
 			out[i][j] = res
 		}
@@ -228,14 +205,59 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			// recorded with it is this entry's, so a crash after it
 			// replays only the rest.
 			if err := flush(logs[i].Index); err != nil {
-				return f.fail(resp, err)
+				return f.fail(logs, resp, done, err)
 			}
 		}
 	}
 	if err := flush(last); err != nil {
-		return f.fail(resp, err)
+		return f.fail(logs, resp, done, err)
 	}
 	return resp
+}
+
+// decodeEntry splits entry l into its commands and checks each: cmds[j]
+// is nil for a refused command, whose error is out[j]. resp is the
+// entry's response, completed as its commands are applied: for a group a
+// GroupResponse over out, otherwise nil (the one command's answer is
+// used). An entry refused whole has no commands and resp is its error.
+// Every replica decodes the same bytes the same way, so a refusal is the
+// same everywhere.
+func (f *FSM) decodeEntry(l *raft.Log) (cmds [][]Op, out []any, resp any) {
+	refuse := func(err error) ([][]Op, []any, any) {
+		return nil, nil, fmt.Errorf("replica: entry %d: %w", l.Index, err)
+	}
+	raw, group, err := splitEntry(l.Data)
+	if err != nil {
+		return refuse(err)
+	}
+	if group && len(l.Data) > maxCommandSize {
+		return refuse(fmt.Errorf("%w: a group of %d bytes, limit %d", engine.ErrBatchTooLarge, len(l.Data), maxCommandSize))
+	}
+	cmds, out = make([][]Op, len(raw)), make([]any, len(raw))
+	size := 0
+	for j, b := range raw {
+		ops, err := decodeCommand(b)
+		if err == nil {
+			err = f.checkOps(ops)
+		}
+		if err != nil {
+			out[j] = fmt.Errorf("replica: entry %d: %w", l.Index, err)
+			continue
+		}
+		cmds[j] = ops
+		for _, op := range ops {
+			size += opSize(op)
+		}
+	}
+	if size > maxCommandSize {
+		// The proposer keeps groups far below this; refusing a larger
+		// one keeps every write of ApplyBatch within engine.MaxBatchSize.
+		return refuse(fmt.Errorf("%w: a group of %d bytes in the store's batch, limit %d", engine.ErrBatchTooLarge, size, maxCommandSize))
+	}
+	if group {
+		resp = &GroupResponse{Each: out}
+	}
+	return cmds, out, resp
 }
 
 // GroupResponse is the response of a group entry: Each[j] is command j's
@@ -244,7 +266,12 @@ type GroupResponse struct {
 	Each []any
 }
 
-// flushSize is the size of staged keys and values past which ApplyBatch
+// opSize bounds what op costs in the store's batch: its key with the
+// namespace byte, its value, and the largest record header (engine.MaxBatchSize
+// counts headers too; with tiny keys they are most of a batch).
+func opSize(op Op) int { return 1 + len(op.Key) + len(op.Value) + 33 }
+
+// flushSize is the opSize of staged ops past which ApplyBatch
 // writes what it has before it goes on.
 const flushSize = 64 << 20
 
@@ -275,10 +302,10 @@ func checkOps(ops []Op, maxKey, maxVal int) error {
 		case op.Kind < OpPut || op.Kind > opMember:
 			return fmt.Errorf("%w: op kind %d", ErrBadCommand, op.Kind)
 		}
-		size += len(op.Key) + len(op.Value)
+		size += opSize(op)
 	}
 	if size > maxCommandSize {
-		return fmt.Errorf("%w: %d bytes of keys and values, limit %d", engine.ErrBatchTooLarge, size, maxCommandSize)
+		return fmt.Errorf("%w: %d bytes in the store's batch, limit %d", engine.ErrBatchTooLarge, size, maxCommandSize)
 	}
 	return nil
 }
@@ -287,12 +314,17 @@ func checkOps(ops []Op, maxKey, maxVal int) error {
 // write of ApplyBatch exceeds engine.MaxBatchSize.
 const maxCommandSize = 64 << 20
 
-// fail stops the FSM: this batch and every later one answer err.
-func (f *FSM) fail(resp []any, err error) []any {
+// fail stops the FSM: the entries of logs after done (the last one in the
+// store) and every later batch answer err. Those entries stay in the raft
+// log and are applied when a restart replays them, so the error wraps
+// ErrFailed, which Node reports as an unknown outcome.
+func (f *FSM) fail(logs []*raft.Log, resp []any, done uint64, err error) []any {
 	err = fmt.Errorf("%w: %w", ErrFailed, err)
 	f.failed.CompareAndSwap(nil, &err)
-	for i := range resp {
-		resp[i] = err
+	for i, l := range logs {
+		if l.Index > done {
+			resp[i] = err
+		}
 	}
 	return resp
 }
@@ -305,13 +337,13 @@ type stager struct {
 	b       *engine.Batch
 	now     time.Time
 	pending map[string]bool
-	size    int // bytes of keys and values staged
+	size    int // opSize of the ops staged
 }
 
 func (st *stager) stage(ops []Op) (*Result, error) {
 	res := &Result{Existed: make([]bool, len(ops))}
 	for j, op := range ops {
-		st.size += len(op.Key) + len(op.Value)
+		st.size += opSize(op)
 		ns := byte(nsUser)
 		if op.Kind == opMember {
 			ns = nsMember

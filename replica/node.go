@@ -42,8 +42,11 @@ type Config struct {
 	// every entry is durable in the raft log before it is applied, and a
 	// restart replays what the store lost.
 	Engine engine.Options
-	// ApplyTimeout bounds how long a write waits to be queued (default
-	// 10 s). A write that was queued waits for its commit.
+	// ApplyTimeout bounds how long a write waits to be taken by the
+	// proposer (default 10 s), and then how long its entry waits to be
+	// queued in raft; between the two it waits for one of the proposer's
+	// two entries in raft to finish. A write that was queued waits for
+	// its commit.
 	ApplyTimeout time.Duration
 	// LogOutput receives raft's log (default os.Stderr); LogLevel is its
 	// level (default "warn").

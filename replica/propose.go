@@ -28,6 +28,7 @@ type proposer struct {
 	slots chan struct{}  // one per entry in raft
 	sent  chan *sentGroup
 	stop  chan struct{}
+	once  sync.Once
 	done  sync.WaitGroup
 }
 
@@ -64,8 +65,9 @@ type sentGroup struct {
 
 // await records f's outcome in g. It runs in a goroutine of its own
 // because raft may never answer a future whose entry was committed just
-// as raft shut down (raft's FSM loop can stop with it queued), and the
-// waiter must not wait for that forever.
+// as raft shut down (raft's FSM loop can stop with it queued, and such a
+// future has no shutdown channel), and the waiter must not wait for that
+// forever. Such an await stays blocked: at most maxInflight per Close.
 func (g *sentGroup) await(f raft.ApplyFuture) {
 	if g.err = f.Error(); g.err == nil {
 		g.resp = f.Response()
@@ -84,9 +86,9 @@ func newProposer(n *Node) *proposer {
 
 // close stops the proposer once raft has shut down (so every entry in
 // raft has its outcome); a write still waiting to be proposed gets
-// raft.ErrRaftShutdown.
+// ErrClosed. Later calls do nothing.
 func (p *proposer) close() {
-	close(p.stop)
+	p.once.Do(func() { close(p.stop) })
 	p.done.Wait()
 }
 
@@ -99,7 +101,7 @@ func (p *proposer) propose(cmd []byte) outcome {
 	select {
 	case p.in <- pr:
 	case <-p.stop:
-		return outcome{raftErr: raft.ErrRaftShutdown}
+		return outcome{err: ErrClosed}
 	case <-timer.C:
 		return outcome{raftErr: raft.ErrEnqueueTimeout}
 	}
@@ -125,7 +127,7 @@ func (p *proposer) run() {
 		select {
 		case p.slots <- struct{}{}:
 		case <-p.stop:
-			first.done <- outcome{raftErr: raft.ErrRaftShutdown}
+			first.done <- outcome{err: ErrClosed}
 			return
 		}
 		props, size := []*proposal{first}, len(first.cmd)
@@ -187,7 +189,14 @@ func outcomeOf(err error, resp any, i, n int) outcome {
 	if err != nil {
 		return outcome{raftErr: err}
 	}
-	if g, ok := resp.(*GroupResponse); ok && n > 1 {
+	if n > 1 {
+		g, ok := resp.(*GroupResponse)
+		if !ok {
+			if err, isErr := resp.(error); isErr {
+				return outcome{err: err} // the whole entry was refused
+			}
+			return outcome{err: fmt.Errorf("replica: a group of %d commands answered %T", n, resp)}
+		}
 		if len(g.Each) != n {
 			return outcome{err: fmt.Errorf("replica: a group of %d commands answered %d", n, len(g.Each))}
 		}

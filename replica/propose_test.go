@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/simplekv/simplekv/engine"
+	"github.com/simplekv/simplekv/internal/vfs"
 )
 
 // TestProposerMergesConcurrentWrites: concurrent writers share raft
@@ -76,7 +79,7 @@ func TestEveryWriteAnsweredAtShutdown(t *testing.T) {
 				k := fmt.Sprintf("w%d-%d", w, i)
 				err := n.Put([]byte(k), []byte("v"))
 				if err != nil {
-					if !errors.Is(err, ErrUnknownOutcome) && !errors.Is(err, ErrNotLeader) {
+					if !errors.Is(err, ErrUnknownOutcome) && !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrClosed) {
 						t.Errorf("write %s: %v", k, err)
 					}
 					return
@@ -105,4 +108,30 @@ func TestEveryWriteAnsweredAtShutdown(t *testing.T) {
 		total += len(keys)
 	}
 	require.Positive(t, total)
+}
+
+// TestFailedStoreReportsUnknownOutcome: a write committed to the log but
+// refused by the failing store is not reported as failed (a restart
+// applies it) but as of unknown outcome, and it is there after a restart.
+func TestFailedStoreReportsUnknownOutcome(t *testing.T) {
+	ffs := vfs.NewFaultFS(vfs.Default, nil)
+	c := newClusterWith(t, 1, nil)
+	c.stop(0)
+	c.engine = engine.Options{FS: ffs, SyncWrites: true} // so that each apply writes at once
+	c.start(0, true)
+	c.waitLeader(0)
+	require.NoError(t, c.nodes[0].Put([]byte("a"), []byte("1")))
+
+	ffs.SetInjector(vfs.Random(1, 1, vfs.FaultEIO, vfs.FaultOpWrite))
+	err := c.nodes[0].Put([]byte("b"), []byte("2"))
+	require.ErrorIs(t, err, ErrUnknownOutcome)
+	require.ErrorIs(t, err, ErrFailed)
+
+	ffs.SetInjector(nil)
+	c.stop(0)
+	c.start(0, true)
+	c.waitLeader(0)
+	v, err := c.nodes[0].Get([]byte("b"), Linearizable)
+	require.NoError(t, err)
+	require.Equal(t, "2", string(v))
 }

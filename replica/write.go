@@ -12,8 +12,14 @@ import (
 
 // ErrUnknownOutcome is matched by the error of a write whose leader lost
 // its leadership (or was shut down) after taking it: the write may or may
-// not have been committed. Read the key to find out.
+// not have been committed. Read the key to find out. It is also matched
+// when the store failed (ErrFailed) after the write was committed: a
+// restart applies it.
 var ErrUnknownOutcome = errors.New("replica: write outcome unknown")
+
+// ErrClosed is returned by a write to a node that was closed before the
+// write was proposed: nothing of it was applied.
+var ErrClosed = errors.New("replica: node closed")
 
 // Put stores value under key in the cluster. It returns once a majority
 // has the write in its log and the leader has applied it.
@@ -77,6 +83,11 @@ func (n *Node) apply(ops []Op) (*Result, error) {
 			return nil, fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
 		}
 		return nil, fmt.Errorf("replica: %w", err)
+	}
+	if errors.Is(o.err, ErrFailed) {
+		// Committed, but the store failed before it held it: a restart
+		// replays the entry and applies it.
+		return nil, fmt.Errorf("%w: %w", ErrUnknownOutcome, o.err)
 	}
 	return o.res, o.err
 }

@@ -25,7 +25,7 @@ func Announce(ctx context.Context, node *replica.Node, join, api string, wait ti
 		if err == nil {
 			return nil
 		}
-		if errors.Is(err, raft.ErrRaftShutdown) {
+		if errors.Is(err, raft.ErrRaftShutdown) || errors.Is(err, replica.ErrClosed) {
 			return err // the node closed: nothing to announce
 		}
 		if time.Now().After(deadline) {

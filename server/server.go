@@ -202,7 +202,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		code = http.StatusBadRequest
 	case errors.Is(err, engine.ErrNotFound):
 		code = http.StatusNotFound
-	case errors.Is(err, replica.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+	case errors.Is(err, replica.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress), errors.Is(err, replica.ErrClosed):
 		code = http.StatusServiceUnavailable
 	case errors.Is(err, replica.ErrUnknownOutcome):
 		code = http.StatusGatewayTimeout

@@ -98,7 +98,5 @@ func serve(ctx context.Context, o options, stderr io.Writer) error {
 	case <-ctx.Done():
 	case err = <-served:
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return errors.Join(err, srv.Shutdown(sctx), node.Close())
+	return errors.Join(err, server.Stop(srv, 5*time.Second), node.Close())
 }

@@ -219,9 +219,7 @@ const joinWait = 30 * time.Second
 func (m *Module) closeNode() error {
 	var errs []error
 	if m.api != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		errs = append(errs, m.api.Shutdown(ctx))
-		cancel()
+		errs = append(errs, server.Stop(m.api, 2*time.Second))
 		m.api = nil
 	}
 	errs = append(errs, m.node.Close())
