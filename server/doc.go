@@ -29,7 +29,8 @@
 // and Go's client, follow it with the body), or 503 when no leader is
 // known. Stale reads are served by any node from its own store. Errors
 // are JSON, {"error":"...","code":N}: 400 for bad input (nothing is
-// applied), 404 for an absent key, 503 without a leader, 504 when a
-// write's outcome is unknown (the leader changed while it was in flight:
-// read the key to learn whether it was applied).
+// applied), 404 for an absent key, 503 without a leader or while the node
+// shuts down (nothing applied), 504 when a write's outcome is unknown
+// (the leader changed while it was in flight, or its store failed after
+// the write was committed: read the key to learn whether it was applied).
 package server
