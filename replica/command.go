@@ -81,14 +81,9 @@ func decodeCommand(b []byte) ([]Op, error) {
 		return bad("op count")
 	}
 	b = b[n:]
-	bytesOf := func() ([]byte, bool) {
-		size, n := binary.Uvarint(b)
-		if n <= 0 || size > uint64(len(b)-n) {
-			return nil, false
-		}
-		v := b[n : n+int(size)]
-		b = b[n+int(size):]
-		return v, true
+	bytesOf := func() (v []byte, ok bool) {
+		v, b, ok = cutBytes(b)
+		return v, ok
 	}
 	ops := make([]Op, 0, count)
 	for range count {
@@ -158,15 +153,25 @@ func splitEntry(b []byte) (cmds [][]byte, group bool, err error) {
 	b = b[n:]
 	cmds = make([][]byte, 0, count)
 	for range count {
-		size, n := binary.Uvarint(b)
-		if n <= 0 || size > uint64(len(b)-n) {
+		c, rest, ok := cutBytes(b)
+		if !ok {
 			return nil, true, fmt.Errorf("%w: group member length", ErrBadCommand)
 		}
-		cmds = append(cmds, b[n:n+int(size)])
-		b = b[n+int(size):]
+		cmds, b = append(cmds, c), rest
 	}
 	if len(b) != 0 {
 		return nil, true, fmt.Errorf("%w: trailing bytes after the group", ErrBadCommand)
 	}
 	return cmds, true, nil
+}
+
+// cutBytes reads one uvarint-length-prefixed byte string off the front of
+// b: the string (pointing into b), what follows it, and whether it was
+// whole.
+func cutBytes(b []byte) (v, rest []byte, ok bool) {
+	size, n := binary.Uvarint(b)
+	if n <= 0 || size > uint64(len(b)-n) {
+		return nil, b, false
+	}
+	return b[n : n+int(size)], b[n+int(size):], true
 }
