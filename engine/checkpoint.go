@@ -44,7 +44,20 @@ type dbCut struct {
 // records appended but not yet covered by an fsync belong to writes that
 // have not returned, and are left out: the cut ends at the last synced
 // position.
-func (db *DB) takeCut() (*dbCut, error) {
+//
+// It takes fileDelMu before listing the files, and before wmu: a merge
+// drops its inputs from the file set before it takes fileDelMu to delete
+// them, so a list made under fileDelMu names only files that stay until
+// release. (Taken after the list, a merge could drop and delete a listed
+// file in between.) Taking it before wmu keeps writers from waiting while
+// a merge deletes its inputs.
+func (db *DB) takeCut() (cut *dbCut, err error) {
+	db.fileDelMu.Lock()
+	defer func() {
+		if err != nil {
+			db.fileDelMu.Unlock()
+		}
+	}()
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	if db.closed.Load() {
@@ -63,7 +76,7 @@ func (db *DB) takeCut() (*dbCut, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simplekv: open %s: %w", db.w.Path(), err)
 	}
-	cut := &dbCut{}
+	cut = &dbCut{}
 	for _, f := range db.files.snapshot() {
 		if f == db.activeFile {
 			continue
@@ -76,7 +89,9 @@ func (db *DB) takeCut() (*dbCut, error) {
 		cut.files = append(cut.files, cutFile{src: hint, rel: db.relPath(hint), size: -1, dataSize: f.size.Load(), immutable: true})
 	}
 	cut.files = append(cut.files, cutFile{src: db.w.Path(), rel: db.relPath(db.w.Path()), size: end, open: active})
-	db.fileDelMu.Lock()
+	if knobs.cutListed != nil {
+		knobs.cutListed()
+	}
 	cut.release = func() {
 		db.fileDelMu.Unlock()
 		_ = active.Close()
@@ -157,6 +172,9 @@ func (db *DB) copyCutFile(f cutFile, dst string) error {
 		// Another filesystem, or one without hard links: copy.
 	}
 	r, done, err := db.openCutFile(f)
+	if f.size < 0 && errors.Is(err, fs.ErrNotExist) {
+		return nil // a hint dropped after a failed write: the copy replays its log file
+	}
 	if err != nil {
 		return fmt.Errorf("simplekv: checkpoint: %w", err)
 	}
@@ -170,7 +188,7 @@ func (db *DB) openCutFile(f cutFile) (r *io.SectionReader, done func(), err erro
 	src, done := f.open, func() {}
 	if src == nil {
 		if src, err = db.fs.Open(f.src); err != nil {
-			return nil, nil, fmt.Errorf("open %s: %w", f.src, err)
+			return nil, nil, err // a *fs.PathError: it names f.src
 		}
 		done = func() { _ = src.Close() }
 	}
@@ -179,7 +197,7 @@ func (db *DB) openCutFile(f cutFile) (r *io.SectionReader, done func(), err erro
 		st, err := src.Stat()
 		if err != nil {
 			done()
-			return nil, nil, fmt.Errorf("stat %s: %w", f.src, err)
+			return nil, nil, err
 		}
 		n = st.Size()
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -153,6 +154,49 @@ func TestCheckpointUnderLoad(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, werr)
 	require.Positive(t, db.Stats().Compactions, "merges ran meanwhile")
+}
+
+// TestCheckpointKeepsListedFiles runs the interleaving that once lost a
+// file: a merge drops its inputs from the file set and deletes them just
+// after a checkpoint listed them. The merge must wait for the copy.
+func TestCheckpointKeepsListedFiles(t *testing.T) {
+	root := t.TempDir()
+	opts := Options{MaxFileSize: 4096, DisableAutoCompaction: true}
+	db := mustOpen(t, filepath.Join(root, "db"), opts)
+	for i := range 300 {
+		require.NoError(t, db.Put(fmt.Appendf(nil, "k%03d", i%100), fmt.Appendf(nil, "v%d", i)))
+	}
+	want := dbContents(t, db)
+
+	installed, resume := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	merged := make(chan error, 1)
+	knobs.mergeInstalled = func() {
+		once.Do(func() { close(installed) })
+		<-resume
+	}
+	knobs.cutListed = func() {
+		close(resume)
+		// Time for the merge to drop and delete its inputs, were it
+		// allowed to before the copy is made.
+		select {
+		case err := <-merged:
+			merged <- err
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	t.Cleanup(func() { knobs.mergeInstalled, knobs.cutListed = nil, nil })
+	go func() { merged <- db.Compact() }()
+	<-installed
+
+	target := filepath.Join(root, "copy")
+	require.NoError(t, db.Checkpoint(target))
+	require.NoError(t, <-merged)
+	cp, err := Open(target, opts)
+	require.NoError(t, err)
+	require.Equal(t, want, dbContents(t, cp))
+	require.NoError(t, cp.Close())
+	require.Positive(t, db.Stats().Compactions)
 }
 
 // backupFixture fills a DB with merged files, sealed and active log files

@@ -335,6 +335,9 @@ func (db *DB) installMerge(j compaction.Journal, res *compaction.Result, inputs 
 		}
 		return fmt.Errorf("simplekv: compaction: %w: %w", errRolledBack, cerr)
 	}
+	if knobs.mergeInstalled != nil {
+		knobs.mergeInstalled()
+	}
 	ids := make([]uint32, len(inputs))
 	for i, f := range inputs {
 		ids[i] = f.id

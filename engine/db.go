@@ -81,7 +81,8 @@ type DB struct {
 	mergeMu sync.Mutex
 	// fileDelMu is held by a checkpoint or backup from its cut until it
 	// has copied its files, and by a merge while it deletes its inputs:
-	// no file of a cut disappears before it is copied.
+	// no file of a cut disappears before it is copied. A cut takes it
+	// before wmu; nothing takes it while holding wmu.
 	fileDelMu sync.Mutex
 	mergeErr  error // sticky, under mergeMu: a committed merge could not finish
 	compStop  chan struct{}
