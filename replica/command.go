@@ -18,7 +18,16 @@ const (
 	OpDelete      OpKind = 3 // remove Key
 	OpAddIfAbsent OpKind = 4 // store Value under Key unless Key is present
 	opMember      OpKind = 5 // record node Key's API address Value (Node.SetMember)
+	// OpDeletePrefix removes every key that starts with Key, as the store
+	// holds them when the op is applied (Node.DeletePrefix).
+	OpDeletePrefix OpKind = 6
 )
+
+// validKind reports whether k is an op kind a command may carry.
+func validKind(k OpKind) bool { return k >= OpPut && k <= OpDeletePrefix }
+
+// hasValue reports whether ops of kind k carry a value.
+func hasValue(k OpKind) bool { return k != OpDelete && k != OpDeletePrefix }
 
 // Op is one operation of a command.
 type Op struct {
@@ -57,7 +66,7 @@ func encodeCommand(ops []Op) []byte {
 		b = append(b, byte(op.Kind))
 		b = binary.AppendUvarint(b, uint64(len(op.Key)))
 		b = append(b, op.Key...)
-		if op.Kind == OpDelete {
+		if !hasValue(op.Kind) {
 			continue
 		}
 		b = binary.AppendUvarint(b, uint64(len(op.Value)))
@@ -92,14 +101,14 @@ func decodeCommand(b []byte) ([]Op, error) {
 		}
 		op := Op{Kind: OpKind(b[0])}
 		b = b[1:]
-		if op.Kind < OpPut || op.Kind > opMember {
+		if !validKind(op.Kind) {
 			return bad(fmt.Sprintf("op kind %d", op.Kind))
 		}
 		var ok bool
 		if op.Key, ok = bytesOf(); !ok || len(op.Key) == 0 {
 			return bad("key")
 		}
-		if op.Kind != OpDelete {
+		if hasValue(op.Kind) {
 			if op.Value, ok = bytesOf(); !ok {
 				return bad("value")
 			}

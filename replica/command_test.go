@@ -11,9 +11,9 @@ import (
 func TestCommandRoundTrip(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		ops := rapid.SliceOfN(rapid.Custom(func(t *rapid.T) Op {
-			op := Op{Kind: OpKind(rapid.IntRange(int(OpPut), int(opMember)).Draw(t, "kind")),
+			op := Op{Kind: OpKind(rapid.IntRange(int(OpPut), int(OpDeletePrefix)).Draw(t, "kind")),
 				Key: rapid.SliceOfN(rapid.Byte(), 1, 20).Draw(t, "key")}
-			if op.Kind != OpDelete {
+			if hasValue(op.Kind) {
 				op.Value = rapid.SliceOfN(rapid.Byte(), 0, 40).Draw(t, "value")
 			}
 			if op.Kind == OpPutExpiring {
@@ -41,6 +41,8 @@ func TestBadCommandRefused(t *testing.T) {
 		"truncated":      good[:len(good)-1],
 		"trailing bytes": append(append([]byte(nil), good...), 0),
 		"kind":           {cmdVersion, 1, 0, 1, 'k'},
+		"kind 7":         {cmdVersion, 1, 7, 1, 'k'},
+		"empty prefix":   {cmdVersion, 1, byte(OpDeletePrefix), 0},
 		"empty key":      {cmdVersion, 1, byte(OpDelete), 0},
 		"huge count":     {cmdVersion, 200, 1},
 	} {
@@ -55,7 +57,7 @@ func TestBadCommandRefused(t *testing.T) {
 func FuzzDecodeCommand(f *testing.F) {
 	one := encodeCommand([]Op{{Kind: OpPutExpiring, Key: []byte("k"), Value: []byte("v"), Expires: time.Unix(5, 0)}})
 	f.Add(one)
-	f.Add(encodeGroup([][]byte{one, encodeCommand([]Op{{Kind: OpDelete, Key: []byte("d")}})}))
+	f.Add(encodeGroup([][]byte{one, encodeCommand([]Op{{Kind: OpDelete, Key: []byte("d")}, {Kind: OpDeletePrefix, Key: []byte("p")}})}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cmds, group, err := splitEntry(b)
 		if err != nil {

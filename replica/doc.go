@@ -9,7 +9,7 @@
 //
 // Node wires raft to its TCP transport, a file snapshot store, raftlog
 // (the log and stable store) and the FSM, and offers Put, Get, Delete,
-// Write and AddIfAbsent. Writes go through the leader; a follower refuses
+// DeletePrefix, Write and AddIfAbsent. Writes go through the leader; a follower refuses
 // them with a *NotLeaderError that names the leader. The leader's
 // proposer merges the commands of concurrent writers into shared raft
 // entries (at most two in raft at a time), so that one round of log syncs

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -53,7 +54,8 @@ type FSM struct {
 	applied atomic.Uint64
 	failed  atomic.Pointer[error]
 
-	batch engine.Batch // ApplyBatch's, reused
+	batch     engine.Batch // ApplyBatch's, reused
+	flushSize int          // flushSize, or less in tests
 }
 
 var _ raft.BatchingFSM = (*FSM)(nil)
@@ -71,7 +73,7 @@ func OpenFSM(dir string, opts engine.Options) (*FSM, error) {
 	if err := recoverSwap(dir); err != nil {
 		return nil, err
 	}
-	f := &FSM{dir: dir, opts: opts}
+	f := &FSM{dir: dir, opts: opts, flushSize: flushSize}
 	if err := f.openDB(); err != nil {
 		return nil, err
 	}
@@ -161,7 +163,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		cmds[i], out[i], resp[i] = f.decodeEntry(l)
 		for _, ops := range cmds[i] {
 			for _, op := range ops {
-				checks = checks || op.Kind == OpAddIfAbsent
+				checks = checks || op.Kind == OpAddIfAbsent || op.Kind == OpDeletePrefix
 			}
 		}
 	}
@@ -169,7 +171,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	if last <= applied {
 		return resp
 	}
-	st := stager{db: f.db, b: &f.batch, now: time.Now()}
+	st := stager{db: f.db, b: &f.batch, now: time.Now(), flushSize: f.flushSize}
 	if checks {
 		st.pending = map[string]bool{}
 	}
@@ -186,6 +188,14 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		st.size = 0
 		return nil
 	}
+	// A prefix delete can stage more than one write may hold; it then
+	// writes what it has without moving the applied index. A crash after
+	// such a write replays the entries from done on a store that holds
+	// part of them already, which ends in the same state: every op but
+	// OpAddIfAbsent overwrites whatever it finds, and an OpAddIfAbsent
+	// finds either what it added itself or what an earlier op of the
+	// replay wrote again.
+	st.flush = func() error { return flush(done) }
 	for i, entry := range cmds {
 		for j, ops := range entry {
 			if ops == nil {
@@ -200,7 +210,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		if resp[i] == nil && len(out[i]) == 1 {
 			resp[i] = out[i][0]
 		}
-		if st.size >= flushSize && logs[i].Index != last {
+		if st.size >= f.flushSize && logs[i].Index != last {
 			// Keep the write within engine.MaxBatchSize; the index
 			// recorded with it is this entry's, so a crash after it
 			// replays only the rest.
@@ -299,7 +309,7 @@ func checkOps(ops []Op, maxKey, maxVal int) error {
 			return fmt.Errorf("%w: %d bytes, limit %d", engine.ErrKeyTooLarge, len(op.Key), maxKey)
 		case len(op.Value) > maxVal:
 			return fmt.Errorf("%w: %d bytes, limit %d", engine.ErrValueTooLarge, len(op.Value), maxVal)
-		case op.Kind < OpPut || op.Kind > opMember:
+		case !validKind(op.Kind):
 			return fmt.Errorf("%w: op kind %d", ErrBadCommand, op.Kind)
 		}
 		size += opSize(op)
@@ -333,11 +343,13 @@ func (f *FSM) fail(logs []*raft.Log, resp []any, done uint64, err error) []any {
 // OpAddIfAbsent) records whether each key the batch has written so far
 // is present, for the checks of later ops.
 type stager struct {
-	db      *engine.DB
-	b       *engine.Batch
-	now     time.Time
-	pending map[string]bool
-	size    int // opSize of the ops staged
+	db        *engine.DB
+	b         *engine.Batch
+	now       time.Time
+	pending   map[string]bool
+	size      int          // opSize of the ops staged
+	flushSize int          // FSM.flushSize
+	flush     func() error // writes what is staged (see ApplyBatch)
 }
 
 func (st *stager) stage(ops []Op) (*Result, error) {
@@ -363,6 +375,11 @@ func (st *stager) stage(ops []Op) (*Result, error) {
 		case OpDelete:
 			st.b.Delete(k)
 			present = false
+		case OpDeletePrefix:
+			if err := st.deletePrefix(k); err != nil {
+				return nil, err
+			}
+			continue // pending is updated key by key
 		case OpAddIfAbsent:
 			had, err := st.has(k)
 			if err != nil {
@@ -379,6 +396,36 @@ func (st *stager) stage(ops []Op) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// deletePrefix stages a delete of every key that starts with prefix: the
+// store's, and those staged but not written yet. Past flushSize it writes
+// what it has staged (a bucket of millions of keys would not fit one
+// write), so a reader of this node may see part of a large prefix delete;
+// writes are ordered before or after it all the same.
+func (st *stager) deletePrefix(prefix []byte) error {
+	var keys [][]byte
+	if err := st.db.Scan(prefix, func(k, _ []byte) bool {
+		keys = append(keys, k)
+		return true
+	}); err != nil {
+		return err
+	}
+	for k, present := range st.pending {
+		if present && bytes.HasPrefix([]byte(k), prefix) {
+			keys = append(keys, []byte(k))
+		}
+	}
+	for _, k := range keys {
+		st.b.Delete(k)
+		st.pending[string(k)] = false
+		if st.size += len(k) + 33; st.size >= st.flushSize {
+			if err := st.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (st *stager) has(k []byte) (bool, error) {

@@ -45,6 +45,18 @@ func (n *Node) Delete(key []byte) error {
 	return err
 }
 
+// DeletePrefix removes every key that starts with prefix (not empty) from
+// the cluster, as one write in the cluster's order: a write ordered before
+// it is deleted, one ordered after it stays, on every replica. Each replica
+// finds the keys in its own store when it applies the write, which costs
+// a walk of the whole store (Scan's cost). A reader of one node sees the
+// keys go at once unless they need more than one store write (about 64 MiB
+// of keys: a million or so); it may then see part of them gone.
+func (n *Node) DeletePrefix(prefix []byte) error {
+	_, err := n.apply([]Op{{Kind: OpDeletePrefix, Key: prefix}})
+	return err
+}
+
 // AddIfAbsent stores value under key unless key is present, atomically
 // in the cluster's order of writes, and reports whether it was present.
 func (n *Node) AddIfAbsent(key, value []byte) (existed bool, err error) {

@@ -87,8 +87,10 @@ func (req *batchRequest) ops(now time.Time) ([]replica.Op, error) {
 			op.Kind, op.Value = replica.OpDelete, nil
 		case "add":
 			op.Kind = replica.OpAddIfAbsent
+		case "delete_prefix":
+			op.Kind, op.Value = replica.OpDeletePrefix, nil
 		default:
-			return nil, badRequest("op %d: %q: want put, delete or add", i, o.Op)
+			return nil, badRequest("op %d: %q: want put, delete, add or delete_prefix", i, o.Op)
 		}
 		if o.TTL != "" && op.Kind != replica.OpPutExpiring {
 			return nil, badRequest("op %d: ttl applies to put only", i)

@@ -69,6 +69,8 @@ func (c *Client) Write(ops []replica.Op) (*replica.Result, error) {
 			o.Op, o.Value = "delete", ""
 		case replica.OpAddIfAbsent:
 			o.Op = "add"
+		case replica.OpDeletePrefix:
+			o.Op, o.Value = "delete_prefix", ""
 		default:
 			return nil, fmt.Errorf("%w: op kind %d has no API form", replica.ErrBadCommand, op.Kind)
 		}

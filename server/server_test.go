@@ -129,6 +129,21 @@ func TestBatch(t *testing.T) {
 		require.Equal(t, http.StatusOK, code, key)
 		require.Equal(t, want, body)
 	}
+
+	// delete_prefix: every key under "u/", with the puts before it in the
+	// batch; the put after it stays.
+	code, body = do(t, "POST", srv.URL+"/batch",
+		`{"ops":[{"op":"put","key":"u/1","value":"1"},{"op":"put","key":"u/2","value":"2"},{"op":"put","key":"u","value":"3"}]}`)
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = do(t, "POST", srv.URL+"/batch",
+		`{"ops":[{"op":"put","key":"u/3","value":"3"},{"op":"delete_prefix","key":"u/"},{"op":"put","key":"u/4","value":"4"}]}`)
+	require.Equal(t, http.StatusOK, code, body)
+	for key, want := range map[string]int{"u/1": 404, "u/2": 404, "u/3": 404, "u/4": 200, "u": 200, "b": 200} {
+		code, _ := do(t, "GET", srv.URL+"/kv/"+url.PathEscape(key), "")
+		require.Equal(t, want, code, key)
+	}
+	code, body = do(t, "POST", srv.URL+"/batch", `{"ops":[{"op":"delete_prefix","key":""}]}`)
+	require.Equal(t, http.StatusBadRequest, code, body)
 }
 
 func TestStatusAndMetrics(t *testing.T) {
@@ -211,5 +226,9 @@ func TestClient(t *testing.T) {
 	v, err = n.Get([]byte("t"), replica.Stale)
 	require.NoError(t, err)
 	require.Equal(t, "v", string(v))
+	_, err = c.Write([]replica.Op{{Kind: replica.OpDeletePrefix, Key: []byte("a/")}})
+	require.NoError(t, err)
+	_, err = c.Get([]byte("a/\x00"), replica.Stale)
+	require.ErrorIs(t, err, engine.ErrNotFound)
 	require.ErrorIs(t, c.Join("", "", ""), ErrRemote)
 }

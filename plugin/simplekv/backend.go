@@ -130,6 +130,11 @@ func (b *replicatedBackend) del(k []byte) error {
 	return b.apply([]replica.Op{{Kind: replica.OpDelete, Key: k}})
 }
 
+// deletePrefix deletes every key that starts with p, in one write.
+func (b *replicatedBackend) deletePrefix(p []byte) error {
+	return b.apply([]replica.Op{{Kind: replica.OpDeletePrefix, Key: p}})
+}
+
 func (b *replicatedBackend) write(ops []op) error {
 	rops := make([]replica.Op, len(ops))
 	now := time.Now()

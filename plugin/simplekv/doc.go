@@ -46,8 +46,10 @@
 // one member on any nodes, exactly one reports false. Reads follow
 // read_consistency: linearizable (the leader confirms its leadership;
 // followers forward) or stale (this node's copy). Iterate reads this
-// node's copy, linearizable only on the leader. DeleteBucket deletes the
-// bucket's keys in batches rather than in one step. Module.Checkpoint and
+// node's copy, linearizable only on the leader. DeleteBucket is one
+// replicated prefix delete, ordered among the cluster's writes (a bucket
+// of more than about a million keys may be seen half deleted on a node
+// while it applies). Module.Checkpoint and
 // Backup are not available (raft snapshots the store itself).
 //
 // # Monitoring

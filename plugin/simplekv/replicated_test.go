@@ -124,11 +124,22 @@ func TestReplicatedPlugin(t *testing.T) {
 	require.True(t, filter.Exists("tokens", []byte("t1")))
 
 	// DeleteBucket on a follower or the leader empties the bucket everywhere.
+	// It is one replicated prefix delete (n2 forwards it to the leader):
+	// a write after it stays, and other buckets are not touched.
 	require.NoError(t, stores["n2"].DeleteBucket("by"))
+	require.NoError(t, stores["n3"].AddValue("by", []byte("later"), []byte("v")))
 	for id, s := range stores {
-		ok, err := s.ExistsKey("by", []byte("n1"))
+		for other := range stores {
+			ok, err := s.ExistsKey("by", []byte(other))
+			require.NoError(t, err, id)
+			require.False(t, ok, "%s still has %s's key", id, other)
+		}
+		v, err := s.GetValue("by", []byte("later"))
 		require.NoError(t, err, id)
-		require.False(t, ok, id)
+		require.Equal(t, "v", string(v), id)
+		v, err = s.GetValue("batch", []byte("n1a"))
+		require.NoError(t, err, id)
+		require.Equal(t, "1", string(v), id)
 	}
 	require.ErrorIs(t, mods[0].Checkpoint(filepath.Join(dir, "cp")), kv.ErrNotSupported)
 	_, err = stores["n3"].GetValue("missing", []byte("x"))

@@ -267,11 +267,13 @@ func (s *Store) WriteBatch(bucket string, ops []kv.BatchOp) error {
 // finished by the bucket's next DeleteBucket. A write that races
 // DeleteBucket lands either before it (and is deleted) or after it.
 //
-// Replicated, DeleteBucket instead deletes the bucket's keys, in batches,
-// as they are at the call: keys written meanwhile may survive it.
+// Replicated, DeleteBucket is one write too, a prefix delete that each
+// replica applies to the keys it holds (replica.Node.DeletePrefix), with
+// the same ordering: a write that races it lands before it (and is
+// deleted) or after it.
 func (s *Store) DeleteBucket(bucket string) error {
 	if s.replicated {
-		return s.deleteKeys(bucket)
+		return s.deleteReplicated(bucket)
 	}
 	s.genMu.Lock()
 	defer s.genMu.Unlock()
@@ -437,36 +439,15 @@ func (f *Filter) CheckThenAdd(bucket string, key []byte) (bool, error) {
 	return f.s.be.addIfAbsent(encodeKey(nsFilter, bucket, key))
 }
 
-// deleteKeys deletes every key of bucket, deleteChunk keys per batch.
-func (s *Store) deleteKeys(bucket string) error {
+// deleteReplicated deletes every key of bucket with one replicated
+// prefix delete (replica.OpDeletePrefix), ordered among the cluster's
+// writes like any other.
+func (s *Store) deleteReplicated(bucket string) error {
 	if err := checkBucket(bucket); err != nil {
 		return err
 	}
 	if s.stopped.Load() {
 		return ErrStopped
 	}
-	prefix := kvKey(bucket, 0, nil)
-	var keys [][]byte
-	if err := s.be.scan(prefix, func(k, _ []byte) bool {
-		keys = append(keys, append([]byte(nil), k...))
-		return true
-	}); err != nil {
-		return err
-	}
-	for len(keys) > 0 {
-		n := min(len(keys), deleteChunk)
-		ops := make([]op, n)
-		for i, k := range keys[:n] {
-			ops[i] = op{key: k, del: true}
-		}
-		if err := s.be.write(ops); err != nil {
-			return err
-		}
-		keys = keys[n:]
-	}
-	return nil
+	return s.be.(*replicatedBackend).deletePrefix(bucketPrefix(nsKV, bucket))
 }
-
-// deleteChunk is how many keys one batch of a replicated DeleteBucket
-// deletes.
-const deleteChunk = 1000
