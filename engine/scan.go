@@ -127,6 +127,45 @@ func (db *DB) scan(prefix []byte, fn func(key, value []byte, expiry int64) bool)
 	return nil
 }
 
+// Keys calls fn for every live key that starts with prefix (every live
+// key for an empty or nil prefix), until fn returns false. It reads only
+// the index, never a value: it costs no disk read, and a damaged record
+// does not stop it, which makes it the walk to find keys to delete. key
+// is a fresh copy that belongs to fn, and fn may call any method of the
+// DB. With writers running it promises less than Scan: a key live for the
+// whole walk is visited exactly once, but a key written during it may or
+// may not be, and a batch applied meanwhile may be seen in part.
+//
+// It returns ErrClosed if the DB is closed before or during the walk, and
+// otherwise nil. Its cost is Scan's without the reads: every key of the
+// index is examined, whatever the prefix.
+func (db *DB) Keys(prefix []byte, fn func(key []byte) bool) error {
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	var c keydir.ShardCopy
+	for shard := range keydir.Shards {
+		db.kd.CopyShard(shard, prefix, &c)
+		now := time.Now().UnixNano()
+		for j := range c.Len() {
+			if db.closed.Load() {
+				return ErrClosed
+			}
+			k, e := c.At(j)
+			if e.Expiry != 0 && e.Expiry <= now {
+				continue
+			}
+			if !fn(bytes.Clone(k)) {
+				return nil
+			}
+		}
+	}
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
 // scanGet reads key's live value for Scan: Get, except that a key longer
 // than Options.MaxKeySize, which can only be in the index because it was
 // written under a larger limit before a reopen, is read rather than refused.

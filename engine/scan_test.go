@@ -526,6 +526,42 @@ func TestScanReturnsReadError(t *testing.T) {
 	require.ErrorIs(t, err, ErrCorrupt)
 	// A prefix that avoids the damaged key is unaffected.
 	require.Len(t, scanAll(t, db, []byte("good")), 20)
+
+	// Keys reads no value: the damaged key is listed with the rest.
+	var keys []string
+	require.NoError(t, db.Keys(nil, func(k []byte) bool { keys = append(keys, string(k)); return true }))
+	require.Len(t, keys, 21)
+	require.Contains(t, keys, "bad")
+}
+
+func TestKeys(t *testing.T) {
+	db := mustOpen(t, t.TempDir(), Options{})
+	for i := range 300 {
+		require.NoError(t, db.Put(fmt.Appendf(nil, "p/%03d", i), []byte("v")))
+	}
+	require.NoError(t, db.Put([]byte("q"), []byte("v")))
+	require.NoError(t, db.Delete([]byte("p/007")))
+	require.NoError(t, db.PutWithTTL([]byte("p/ttl"), []byte("v"), time.Nanosecond))
+	require.NoError(t, db.PutWithTTL([]byte("p/long"), []byte("v"), time.Hour))
+	time.Sleep(time.Millisecond)
+	got := map[string]int{}
+	require.NoError(t, db.Keys([]byte("p/"), func(k []byte) bool {
+		got[string(k)]++
+		k[0] = 'X' // the caller's copy
+		return true
+	}))
+	require.Len(t, got, 300) // 299 left of p/000..p/299, and p/long
+	require.Zero(t, got["p/007"], "deleted")
+	require.Zero(t, got["p/ttl"], "expired")
+	require.Equal(t, 1, got["p/long"])
+	for k, n := range got {
+		require.Equal(t, 1, n, k)
+	}
+	n := 0
+	require.NoError(t, db.Keys(nil, func([]byte) bool { n++; return n < 5 }))
+	require.Equal(t, 5, n, "stops when fn returns false")
+	require.NoError(t, db.Close())
+	require.ErrorIs(t, db.Keys(nil, func([]byte) bool { return true }), ErrClosed)
 }
 
 // A key longer than MaxKeySize, written before a reopen with a smaller

@@ -163,6 +163,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		cmds[i], out[i], resp[i] = f.decodeEntry(l)
 		for _, ops := range cmds[i] {
 			for _, op := range ops {
+				// Both need st.pending: what the batch staged so far.
 				checks = checks || op.Kind == OpAddIfAbsent || op.Kind == OpDeletePrefix
 			}
 		}
@@ -186,15 +187,18 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		done = upTo
 		st.b.Reset()
 		st.size = 0
+		clear(st.pending) // the store holds what it recorded now
 		return nil
 	}
-	// A prefix delete can stage more than one write may hold; it then
-	// writes what it has without moving the applied index. A crash after
-	// such a write replays the entries from done on a store that holds
-	// part of them already, which ends in the same state: every op but
-	// OpAddIfAbsent overwrites whatever it finds, and an OpAddIfAbsent
-	// finds either what it added itself or what an earlier op of the
-	// replay wrote again.
+	// A large prefix delete writes in parts, without moving the applied
+	// index (deletePrefix). A crash after such a write replays the
+	// entries after done on a store that holds a prefix of their ops
+	// already, and ends in the same state as one apply: per key, every op
+	// but OpAddIfAbsent sets the key whatever it finds (a prefix delete
+	// too), so from the first such op on the key the replay agrees again;
+	// and a run of OpAddIfAbsent on a key ends the same whether or not
+	// part of it ran before. (Their Existed answers may differ; no one
+	// waits for a replayed entry.)
 	st.flush = func() error { return flush(done) }
 	for i, entry := range cmds {
 		for j, ops := range entry {
@@ -399,14 +403,21 @@ func (st *stager) stage(ops []Op) (*Result, error) {
 }
 
 // deletePrefix stages a delete of every key that starts with prefix: the
-// store's, and those staged but not written yet. Past flushSize it writes
-// what it has staged (a bucket of millions of keys would not fit one
-// write), so a reader of this node may see part of a large prefix delete;
+// store's (from its index: no value is read, so a damaged record cannot
+// stop the apply) and those staged but not written yet. Deletes of more
+// than flushSize (a bucket of a million keys or so) do not go in one
+// write with the rest: what is staged before them is written first, then
+// they are written in parts of flushSize, the last part staying with the
+// ops after it. A reader of this node may then see the delete part done;
 // writes are ordered before or after it all the same.
 func (st *stager) deletePrefix(prefix []byte) error {
 	var keys [][]byte
-	if err := st.db.Scan(prefix, func(k, _ []byte) bool {
-		keys = append(keys, k)
+	need := 0
+	if err := st.db.Keys(prefix, func(k []byte) bool {
+		if _, staged := st.pending[string(k)]; !staged { // staged: handled below
+			keys = append(keys, k)
+			need += len(k) + 33
+		}
 		return true
 	}); err != nil {
 		return err
@@ -414,12 +425,19 @@ func (st *stager) deletePrefix(prefix []byte) error {
 	for k, present := range st.pending {
 		if present && bytes.HasPrefix([]byte(k), prefix) {
 			keys = append(keys, []byte(k))
+			need += len(k) + 33
+		}
+	}
+	split := need > st.flushSize
+	if split && st.size > 0 {
+		if err := st.flush(); err != nil {
+			return err
 		}
 	}
 	for _, k := range keys {
 		st.b.Delete(k)
 		st.pending[string(k)] = false
-		if st.size += len(k) + 33; st.size >= st.flushSize {
+		if st.size += len(k) + 33; split && st.size >= st.flushSize {
 			if err := st.flush(); err != nil {
 				return err
 			}

@@ -246,6 +246,20 @@ func TestLargeDeletePrefixWritesInParts(t *testing.T) {
 	require.Greater(t, f.stats().Batches-before, int64(5), "written in parts")
 	require.Equal(t, prefixWant, contents(t, f))
 	require.Equal(t, uint64(4), f.Applied())
+
+	// A small prefix delete stays in one write with its command, however
+	// much the command staged before it.
+	var ops []Op
+	for i := range 20 {
+		ops = append(ops, put(fmt.Sprintf("big/%02d", i), "xxxxxxxxxx"))
+	}
+	ops = append(ops, delPrefix("p/"), put("end", "1"))
+	before = f.stats().Batches
+	f.ApplyBatch([]*raft.Log{cmd(5, ops...)})
+	require.Equal(t, int64(1), f.stats().Batches-before, "one write")
+	got := contents(t, f)
+	require.Len(t, got, 2+20+1) // pp, q/1, the big/ keys, end
+	require.Equal(t, "1", got["end"])
 }
 
 // TestCrashInsidePrefixDeleteReplays fails the store at each write of a

@@ -48,10 +48,15 @@ func (n *Node) Delete(key []byte) error {
 // DeletePrefix removes every key that starts with prefix (not empty) from
 // the cluster, as one write in the cluster's order: a write ordered before
 // it is deleted, one ordered after it stays, on every replica. Each replica
-// finds the keys in its own store when it applies the write, which costs
-// a walk of the whole store (Scan's cost). A reader of one node sees the
-// keys go at once unless they need more than one store write (about 64 MiB
-// of keys: a million or so); it may then see part of them gone.
+// finds the keys in its own store's index when it applies the write
+// (reading no value), which costs a walk of the whole index. A reader of
+// one node sees the keys go at once, unless their deletes take more than
+// 64 MiB (each key counting its length and 33 bytes: a million keys or
+// so); those are written in parts, and a reader may see part of them gone.
+//
+// Every node of the cluster must run a version that knows the op (kind 6,
+// FORMAT.md): an older node refuses it, applies nothing and goes on, and
+// would keep the keys.
 func (n *Node) DeletePrefix(prefix []byte) error {
 	_, err := n.apply([]Op{{Kind: OpDeletePrefix, Key: prefix}})
 	return err
@@ -68,7 +73,9 @@ func (n *Node) AddIfAbsent(key, value []byte) (existed bool, err error) {
 }
 
 // Write applies ops as one: every replica applies all of them or none,
-// and no reader sees part of them. It returns each op's Result.
+// and no reader sees part of them (unless they hold an OpDeletePrefix too
+// large for one store write: see DeletePrefix). It returns each op's
+// Result.
 func (n *Node) Write(ops []Op) (*Result, error) {
 	for _, op := range ops {
 		if op.Kind == OpPutExpiring && op.Expires.IsZero() {

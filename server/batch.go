@@ -16,7 +16,7 @@ type batchRequest struct {
 }
 
 type batchOp struct {
-	Op    string `json:"op"` // put, delete or add
+	Op    string `json:"op"` // put, delete, add or delete_prefix
 	Key   string `json:"key"`
 	Value string `json:"value"`
 	TTL   string `json:"ttl"`

@@ -23,8 +23,8 @@
 // A batch's keys and values are JSON strings; with "encoding":"base64"
 // they are standard base64, for binary data. Ops are "put" (with an
 // optional "ttl"), "delete", "add" (put unless the key exists) and
-// "delete_prefix" (delete every key that starts with "key", as the store
-// holds them when the batch is applied: replica.Node.DeletePrefix).
+// "delete_prefix" (delete every key that starts with "key": those stored,
+// and those the batch's earlier ops wrote; replica.Node.DeletePrefix).
 //
 // Writes and linearizable reads are served by the leader: a follower
 // answers 307 Temporary Redirect to the same path on the leader (curl -L,

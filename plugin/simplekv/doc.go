@@ -49,7 +49,8 @@
 // node's copy, linearizable only on the leader. DeleteBucket is one
 // replicated prefix delete, ordered among the cluster's writes (a bucket
 // of more than about a million keys may be seen half deleted on a node
-// while it applies). Module.Checkpoint and
+// while it applies; every node must run a version that has it,
+// replica.Node.DeletePrefix). Module.Checkpoint and
 // Backup are not available (raft snapshots the store itself).
 //
 // # Monitoring

@@ -124,7 +124,7 @@ func TestReplicatedPlugin(t *testing.T) {
 	require.True(t, filter.Exists("tokens", []byte("t1")))
 
 	// DeleteBucket on a follower or the leader empties the bucket everywhere.
-	// It is one replicated prefix delete (n2 forwards it to the leader):
+	// It is one replicated prefix delete (n2 forwards it if it is not the leader):
 	// a write after it stays, and other buckets are not touched.
 	require.NoError(t, stores["n2"].DeleteBucket("by"))
 	require.NoError(t, stores["n3"].AddValue("by", []byte("later"), []byte("v")))
